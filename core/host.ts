@@ -1,0 +1,146 @@
+// Facts about the host, where the harness keeps its state, and installing what a run needs.
+import { execa } from 'execa';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import si from 'systeminformation';
+import { UnavailableError } from './errors.ts';
+import type { GuestSpec } from './types.ts';
+
+/** Built once, reused across runs (guest root filesystems, unpacked sources). */
+export const CACHE_DIR = process.env.VIRTBENCH_CACHE ?? '/var/cache/virtbench';
+/** Per-run state of guests; everything under it belongs to a live run and is swept after a crash. */
+export const STATE_DIR = process.env.VIRTBENCH_STATE ?? '/var/lib/virtbench';
+export const GUESTS_DIR = `${STATE_DIR}/baremetal`;
+const LOCK_FILE = '/run/virtbench.lock';
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * The hard ceiling of a soft-limited guest: twice its size, never more than 3/4 of host memory.
+ * Soft limits let a tenant use idle memory (the study's point) without letting it take the host.
+ */
+export function memoryCeiling(spec: Pick<GuestSpec, 'memoryBytes'>): number {
+  return Math.min(spec.memoryBytes * 2, Math.floor(totalmem() * 0.75));
+}
+
+/** One harness run at a time per host: concurrent runs would measure each other. */
+export function acquireLock(): () => void {
+  try {
+    const fd = openSync(LOCK_FILE, 'wx');
+    writeFileSync(fd, String(process.pid));
+    closeSync(fd);
+  } catch {
+    const pid = Number(readFileSync(LOCK_FILE, 'utf8').trim());
+    if (pid && pidAlive(pid)) throw new UnavailableError(`another virtbench run (pid ${pid}) is using this host; wait for it or stop it`);
+    writeFileSync(LOCK_FILE, String(process.pid));
+  }
+  return () => rmSync(LOCK_FILE, { force: true });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch {
+    return false;
+  }
+}
+
+export function isDebianLike(): boolean {
+  return existsSync('/usr/bin/apt-get') && existsSync('/usr/bin/dpkg-query');
+}
+
+export async function missingPackages(pkgs: string[]): Promise<string[]> {
+  if (pkgs.length === 0 || !existsSync('/usr/bin/dpkg-query')) return [];
+  const r = await execa('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Status}\n', ...pkgs], { reject: false });
+  const installed = new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' installed'))
+      .map((l) => l.split(' ')[0]),
+  );
+  return pkgs.filter((p) => !installed.has(p));
+}
+
+let aptUpdated = false;
+/** Install missing Debian packages, saying what; where that is impossible, one line says what to do. */
+export async function ensurePackages(pkgs: string[], log: (line: string) => void): Promise<void> {
+  const unique = [...new Set(pkgs)];
+  const missing = await missingPackages(unique);
+  if (missing.length === 0) return;
+  if (!isDebianLike()) throw new UnavailableError(`missing host packages (${missing.join(', ')}): install them and run again`);
+  if (!isRoot()) throw new UnavailableError(`missing host packages (${missing.join(', ')}): run as root so the harness can install them, or: apt-get install ${missing.join(' ')}`);
+  log(`installing host packages: ${missing.join(' ')}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  if (!aptUpdated) {
+    await execa('apt-get', ['update', '-qq'], { env, reject: false });
+    aptUpdated = true;
+  }
+  const r = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, reject: false, all: true });
+  if (r.exitCode !== 0) {
+    const tail = (r.all ?? '').trim().split('\n').slice(-2).join(' | ');
+    throw new UnavailableError(`could not install ${missing.join(', ')}: ${tail}`);
+  }
+}
+
+export interface HostFacts {
+  hostname: string;
+  cpu: { manufacturer: string; brand: string; cores: number; physicalCores: number; speedGHz: number; virtualization: boolean };
+  memoryBytes: number;
+  os: { distro: string; release: string; kernel: string; arch: string };
+  virtualization: { hypervisor: string | undefined; kvmDevice: boolean };
+  cgroupVersion: number;
+}
+
+export async function hostFacts(cgroupVersion: number): Promise<HostFacts> {
+  const [cpu, mem, os, system] = await Promise.all([si.cpu(), si.mem(), si.osInfo(), si.system()]);
+  return {
+    hostname: os.hostname,
+    cpu: {
+      manufacturer: cpu.manufacturer,
+      brand: cpu.brand,
+      cores: cpu.cores,
+      physicalCores: cpu.physicalCores,
+      speedGHz: cpu.speed,
+      virtualization: cpu.virtualization,
+    },
+    memoryBytes: mem.total,
+    os: { distro: os.distro, release: os.release, kernel: os.kernel, arch: os.arch },
+    virtualization: { hypervisor: system.virtual ? system.virtualHost || 'unknown' : undefined, kvmDevice: existsSync('/dev/kvm') },
+    cgroupVersion,
+  };
+}
+
+/** Versions of the tools a run used, one command each; absent tools are reported as such. */
+const VERSION_COMMANDS: Record<string, [string, string[]]> = {
+  lxc: ['lxc-start', ['--version']],
+  fio: ['fio', ['--version']],
+  bonnie: ['dpkg-query', ['-W', '-f', '${Version}', 'bonnie++']],
+  'linux-source': ['dpkg-query', ['-W', '-f', '${Version}', 'linux-source']],
+  gcc: ['gcc', ['-dumpfullversion']],
+  make: ['make', ['--version']],
+  debootstrap: ['dpkg-query', ['-W', '-f', '${Version}', 'debootstrap']],
+  filebench: ['filebench', ['-h']],
+  qemu: ['qemu-system-x86_64', ['--version']],
+  node: [process.execPath, ['--version']],
+};
+
+export async function toolVersions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await Promise.all(
+    Object.entries(VERSION_COMMANDS).map(async ([name, [file, args]]) => {
+      const r = await execa(file, args, { reject: false, timeout: 5000, all: true });
+      const first = (r.all ?? '').trim().split('\n')[0] ?? '';
+      out[name] = r.exitCode === 0 && first ? first : 'not installed';
+    }),
+  );
+  return Object.fromEntries(Object.entries(out).sort());
+}
+
+export async function gitCommit(cwd: string): Promise<{ commit: string; dirty: boolean }> {
+  const head = await execa('git', ['rev-parse', 'HEAD'], { cwd, reject: false });
+  const status = await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, reject: false });
+  return { commit: head.exitCode === 0 ? head.stdout.trim() : 'unknown', dirty: status.stdout.trim().length > 0 };
+}

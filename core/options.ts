@@ -1,0 +1,163 @@
+// Command-line options of `npm run suite <name> -- ...`: parsed strictly, every mistake reported
+// as one line naming the valid choices (UsageError -> exit 2) before anything starts.
+import { parseArgs } from 'node:util';
+import { UsageError } from './errors.ts';
+import { PROFILES, PROFILE_NAMES } from './profiles.ts';
+import { NEIGHBOUR_ORDER, type SuiteDefinition } from './matrix.ts';
+import type { CpuPolicy, LimitKind, ProfileName } from './types.ts';
+
+export interface RunOptions {
+  suite: string;
+  profile: ProfileName;
+  /** Explicitly chosen platforms; undefined = every platform of the suite that runs here. */
+  platforms?: string[];
+  workloads?: string[];
+  neighbours?: string[];
+  reps: number;
+  warmup: number;
+  timeoutS: number;
+  seed: number;
+  out: string;
+  dryRun: boolean;
+  resume?: string;
+  cpuPolicy: CpuPolicy;
+  memoryLimit: LimitKind;
+  vcpus: number;
+  memoryBytes: number;
+  pidsMax: number;
+}
+
+export const HELP = (def: SuiteDefinition, names: { neighbours: string[] }) => `usage: npm run suite ${def.name} -- [options]
+
+${def.description}
+
+options:
+  --profile smoke|quick|paper   run size (default quick); smoke = seconds per run, paper = the study's parameters
+  --platforms a,b               platforms to run (default: every one of ${def.platforms.join(', ')} that works here)
+  --workloads a,b               workloads to measure (${[...new Set(def.rows.map((r) => r.workload))].join(', ')})
+  --neighbours a,b              neighbour kinds (${NEIGHBOUR_ORDER.join(', ')}) or names (${names.neighbours.join(', ')});
+                                no-neighbour reference cells are always kept
+  --reps N                      measured repetitions per cell (profile default)
+  --warmup N                    discarded warm-up repetitions per cell (profile default)
+  --timeout T                   per-run limit, e.g. 300, 90s, 15m; a run past it is recorded as DNF
+  --seed N                      seed of the interleaved run order (default: random, recorded)
+  --out DIR                     results root (default results/)
+  --cpu-policy cpuset|shares    pin guests to exclusive cores, or let them share CPUs by weight (default cpuset)
+  --memory-limit hard|soft      memory limit kind (default hard)
+  --vcpus N                     vCPUs per guest (profile default, reduced to what the host can give every guest)
+  --memory SIZE                 memory per guest, e.g. 2G, 512M (profile default)
+  --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
+  --resume DIR                  continue an interrupted run in DIR with its own configuration
+  --dry-run                     print the planned cells, run count and estimated duration; run nothing
+  -h, --help                    this text
+`;
+
+function list(v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
+function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function parseDuration(v: string): number {
+  const m = v.match(/^(\d+(?:\.\d+)?)(s|m|h)?$/);
+  if (!m) throw new UsageError(`--timeout must look like 300, 90s, 15m or 2h, got '${v}'`);
+  const s = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  if (s < 1) throw new UsageError(`--timeout must be at least 1 s, got '${v}'`);
+  return s;
+}
+
+export function parseSize(v: string): number {
+  const m = v.match(/^(\d+(?:\.\d+)?)([KMGT]i?B?)?$/i);
+  if (!m) throw new UsageError(`--memory must look like 512M or 2G, got '${v}'`);
+  const unit = (m[2] ?? 'M').toUpperCase()[0]!;
+  const bytes = Math.round(Number(m[1]) * 1024 ** ({ K: 1, M: 2, G: 3, T: 4 } as Record<string, number>)[unit]!);
+  if (bytes < 64 * 1024 ** 2) throw new UsageError(`--memory must be at least 64M, got '${v}'`);
+  return bytes;
+}
+
+function oneOf<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`unknown ${name} '${v}'; valid: ${choices.join(', ')}`);
+  return v as T;
+}
+
+function checkAll(what: string, values: string[] | undefined, valid: string[]): void {
+  for (const v of values ?? []) if (!valid.includes(v)) throw new UsageError(`unknown ${what} '${v}'; valid: ${valid.join(', ')}`);
+}
+
+export interface Known {
+  platforms: string[];
+  workloads: string[];
+  neighbours: string[];
+}
+
+/** Parse argv (after the suite name). Returns 'help' for --help. */
+export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Known): RunOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        profile: { type: 'string' },
+        platforms: { type: 'string' },
+        workloads: { type: 'string' },
+        neighbours: { type: 'string' },
+        reps: { type: 'string' },
+        warmup: { type: 'string' },
+        timeout: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        'cpu-policy': { type: 'string' },
+        'memory-limit': { type: 'string' },
+        vcpus: { type: 'string' },
+        memory: { type: 'string' },
+        'pids-max': { type: 'string' },
+        resume: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    // node's messages name the option; keep them to one line
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const profile = oneOf('profile', v.profile, PROFILE_NAMES) ?? 'quick';
+  const p = PROFILES[profile];
+  const platforms = list(v.platforms);
+  checkAll('platform', platforms, def.platforms.filter((x) => known.platforms.includes(x)));
+  const workloads = list(v.workloads);
+  checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))]);
+  const neighbours = list(v.neighbours);
+  checkAll('neighbour', neighbours, [...NEIGHBOUR_ORDER, ...known.neighbours]);
+  return {
+    suite: def.name,
+    profile,
+    platforms,
+    workloads,
+    neighbours,
+    reps: int('reps', v.reps, 1, 10_000) ?? p.reps,
+    warmup: int('warmup', v.warmup, 0, 100) ?? p.warmup,
+    timeoutS: v.timeout === undefined ? p.timeoutS : parseDuration(v.timeout),
+    seed: int('seed', v.seed, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 32),
+    out: v.out ?? 'results',
+    dryRun: v['dry-run'] ?? false,
+    resume: v.resume,
+    cpuPolicy: oneOf('cpu policy', v['cpu-policy'], ['cpuset', 'shares'] as const) ?? 'cpuset',
+    memoryLimit: oneOf('memory limit', v['memory-limit'], ['hard', 'soft'] as const) ?? 'hard',
+    vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
+    memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),
+    pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
+  };
+}

@@ -1,0 +1,412 @@
+// The runner: validate, plan, prepare once, then every planned run in its seeded interleaved
+// order: fresh guests -> workload setup -> neighbour start -> measured run (timeout = DNF) ->
+// neighbour stop -> guests destroyed, samples appended. Cleanup runs on success, failure and signals.
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeSummaryCsv } from '../analysis/summary.ts';
+import { DRIVERS } from '../drivers/index.ts';
+import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
+import { cleanupAll, installSignalHandlers } from './cleanup.ts';
+import { UnavailableError, UsageError, errorMessage } from './errors.ts';
+import { CACHE_DIR, acquireLock, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
+import { cpuLayout, expandCells, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
+import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
+import { PROFILES } from './profiles.ts';
+import { Progress, formatDuration } from './progress.ts';
+import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from './results.ts';
+import type { Accel, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
+import { cgroupLayout } from '../drivers/cgroups.ts';
+
+const GiB = 1024 ** 3;
+/** Seconds a guest pair costs beyond the workload (provision, destroy), for estimates. */
+const GUEST_OVERHEAD_S = 3;
+/** Grace after the measured run's timeout before a neighbour is killed from outside regardless. */
+const NEIGHBOUR_DEADLINE_GRACE_S = 120;
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+const stdio: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+
+function estimateRunS(cell: Cell, profile: Profile): number {
+  const w = WORKLOADS[cell.workload]?.estimatedSeconds?.[profile.name] ?? 60;
+  return w + GUEST_OVERHEAD_S * (cell.neighbour === 'none' ? 1 : 2);
+}
+
+function doneKeys(dir: string): Set<string> {
+  const keys = new Set<string>();
+  const file = join(dir, SAMPLES);
+  if (!existsSync(file)) return keys;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const s = JSON.parse(line) as Sample;
+      keys.add(runKey(s.cell, s.rep, s.warmup));
+    } catch {
+      // an interrupted write leaves at most a partial last line: that run is simply run again
+      if (i < lines.length - 2) throw new UsageError(`${file}:${i + 1}: corrupt line; cannot resume safely`);
+    }
+  });
+  return keys;
+}
+
+/** Runs one suite; returns the process exit code (0 ok, 1 some runs errored, 2 bad input / unavailable). */
+export async function runSuite(def: SuiteDefinition, argv: string[], io: Io = stdio): Promise<number> {
+  try {
+    return await runSuiteInner(def, argv, io);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof UnavailableError) {
+      io.err(`virtbench: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Promise<number> {
+  const known = { platforms: Object.keys(DRIVERS), workloads: Object.keys(WORKLOADS), neighbours: Object.keys(NEIGHBOURS) };
+  const parsed = parseSuiteArgs(argv, def, known);
+  if (parsed === 'help') {
+    io.out(HELP(def, known));
+    return 0;
+  }
+  let opts: RunOptions = parsed;
+  let done = new Set<string>();
+  let resumeDir: string | undefined;
+  if (opts.resume) {
+    resumeDir = resolve(opts.resume);
+    const m = readManifest(resumeDir);
+    if (m.suite !== def.name) throw new UsageError(`${resumeDir} holds a '${m.suite}' run, not '${def.name}'`);
+    opts = { ...m.options, resume: resumeDir, dryRun: opts.dryRun };
+    done = doneKeys(resumeDir);
+  }
+  const profile: Profile = { ...PROFILES[opts.profile], reps: opts.reps, warmup: opts.warmup, timeoutS: opts.timeoutS, pidsMax: opts.pidsMax };
+
+  const chosen = opts.platforms ?? def.platforms.filter((p) => p in DRIVERS);
+  const drivers = chosen.map((p) => DRIVERS[p]!);
+  const workloadNames = [...new Set(def.rows.filter((r) => !opts.workloads || opts.workloads.includes(r.workload)).map((r) => r.workload))];
+  const neighbourNames = [...new Set(def.rows.flatMap((r) => Object.values(r.neighbours)))];
+
+  if (!opts.dryRun) {
+    if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
+    const release = acquireLock();
+    try {
+      return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io);
+    } finally {
+      release();
+    }
+  }
+  // dry run: probe without installing or creating anything
+  const available = await probeAll(drivers, opts.platforms !== undefined, io);
+  const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
+  printPlan(plan, profile, done, io);
+  return 0;
+}
+
+interface Plan {
+  cells: Cell[];
+  runs: PlannedRun[];
+  vcpus: number;
+  memoryBytes: number;
+  adjustments: string[];
+  guestsPerRun: number;
+}
+
+function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _profile: Profile, _io: Io): Plan {
+  const cells = expandCells(def, {
+    platforms,
+    workloads: opts.workloads,
+    neighbours: opts.neighbours,
+    cpuPolicy: opts.cpuPolicy,
+    memoryLimit: opts.memoryLimit,
+    overcommit: 1,
+  });
+  if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');
+  const guestsPerRun = cells.some((c) => c.neighbour !== 'none') ? 2 : 1;
+  const fit = fitToHost(opts, guestsPerRun, cpus().length, totalmem());
+  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit };
+}
+
+function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io): void {
+  const todo = plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup)));
+  const est = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0);
+  io.out(`profile ${profile.name}: ${plan.vcpus} vCPU(s) and ${(plan.memoryBytes / GiB).toFixed(2)} GiB per guest, ${profile.reps} reps + ${profile.warmup} warm-up per cell`);
+  for (const a of plan.adjustments) io.out(`note: ${a}`);
+  io.out(`${plan.cells.length} cells:`);
+  for (const c of plan.cells) io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}`);
+  io.out(`${todo.length} runs${done.size ? ` (${done.size} already done)` : ''}, estimated ${formatDuration(est)}`);
+}
+
+async function probeAll(drivers: Driver[], explicit: boolean, io: Io): Promise<Driver[]> {
+  const ok: Driver[] = [];
+  for (const d of drivers) {
+    const p = await d.probe();
+    if (p.ok) ok.push(d);
+    else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
+    else io.err(`skipping platform ${d.name}: ${p.reason}`);
+  }
+  if (ok.length === 0) throw new UnavailableError(`no platform of this suite can run here (${drivers.map((d) => d.name).join(', ')})`);
+  return ok;
+}
+
+async function execute(
+  def: SuiteDefinition,
+  opts: RunOptions,
+  profile: Profile,
+  candidates: Driver[],
+  workloadNames: string[],
+  neighbourNames: string[],
+  done: Set<string>,
+  resumeDir: string | undefined,
+  io: Io,
+): Promise<number> {
+  const abort = new AbortController();
+  installSignalHandlers(() => abort.abort(), io.err);
+  const log = io.err;
+
+  for (const d of candidates) {
+    for (const line of (await d.sweep?.()) ?? []) log(`removed leftover of an interrupted run: ${line}`);
+  }
+  const workloads = workloadNames.map((n) => WORKLOADS[n]!);
+  const neighbours = neighbourNames.map((n) => NEIGHBOURS[n]!);
+  await ensurePackages(
+    [...candidates.flatMap((d) => d.hostPackages), ...workloads.flatMap((w) => w.hostPackages ?? []), ...neighbours.flatMap((n) => n.hostPackages ?? [])],
+    log,
+  );
+  const drivers = await probeAll(candidates, opts.platforms !== undefined, io);
+  const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
+  printPlan(plan, profile, done, { out: io.err, err: io.err });
+
+  const accel: Record<string, Accel> = {};
+  for (const d of drivers) accel[d.name] = (await d.probe()).accel ?? 'native';
+  const facts = await hostFacts(cgroupLayout().version);
+  const dir = resumeDir ?? newResultDir(resolve(opts.out), def.name, facts.hostname);
+  const manifest: Manifest = {
+    format: 1,
+    suite: def.name,
+    created: new Date().toISOString(),
+    command: `npm run suite ${def.name} -- ${process.argv.slice(3).join(' ')}`.trim(),
+    options: opts,
+    profile,
+    platforms: drivers.map((d) => d.name),
+    accel,
+    adjustments: plan.adjustments,
+    cells: plan.cells,
+    plannedRuns: plan.runs.length,
+    host: facts,
+    tools: await toolVersions(),
+    harness: await gitCommit(process.cwd()),
+    caveats: hostCaveats(),
+  };
+  if (!resumeDir) writeManifest(dir, manifest);
+  else if (!existsSync(join(dir, MANIFEST))) throw new UsageError(`${dir}: no manifest`);
+  log(`results: ${dir}`);
+  for (const c of manifest.caveats) log(`caveat: ${c}`);
+
+  const writer = new SampleWriter(join(dir, SAMPLES));
+  let errors = 0;
+  try {
+    const prep: PrepareContext = { profile, cacheDir: CACHE_DIR, guestPackages: allGuestPackages(), log };
+    for (const d of drivers) await d.prepare?.(prep);
+    const shares = new Map<string, Share[]>();
+    for (const w of workloads) shares.set(`w:${w.name}`, (await w.prepareHost?.(prep)) ?? []);
+    for (const n of neighbours) shares.set(`n:${n.name}`, (await n.prepareHost?.(prep)) ?? []);
+
+    const todo = plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup)));
+    const perRun = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0) / Math.max(1, todo.length);
+    const progress = new Progress(todo.length, perRun);
+    try {
+      for (const run of todo) {
+        if (abort.signal.aborted) break;
+        progress.begin(`${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}`);
+        const samples = await measure(run, def.name, plan, profile, prep, shares, abort.signal, progress.log.bind(progress));
+        if (abort.signal.aborted) break; // an interrupted run is not data
+        writer.append(samples);
+        const first = samples[0]!;
+        if (first.status === 'error') errors++;
+        const shown = samples.map((s) => (s.value === null ? `${s.metric}=${s.status}` : `${s.metric}=${+s.value.toPrecision(4)}${s.unit}`)).join(' ');
+        progress.end(`${first.status === 'ok' ? 'ok ' : first.status.toUpperCase()} ${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}: ${shown}${first.message ? ` (${first.message})` : ''}`);
+      }
+    } finally {
+      progress.finish();
+    }
+  } finally {
+    writer.close();
+    await cleanupAll(log);
+  }
+  if (abort.signal.aborted) return 130;
+  const { path, rows } = await writeSummaryCsv(dir);
+  log(`summary: ${path} (${rows.length} rows)`);
+  if (errors > 0) log(`${errors} run(s) ended in error; see 'message' in ${join(dir, SAMPLES)}`);
+  return errors > 0 ? 1 : 0;
+}
+
+function hostCaveats(): string[] {
+  const out: string[] = [];
+  try {
+    const sched = readFileSync('/sys/block/' + rootDisk() + '/queue/scheduler', 'utf8');
+    const active = sched.match(/\[(\S+)\]/)?.[1];
+    if (active && active !== 'bfq') out.push(`I/O scheduler of the root disk is ${active}: blkio/io weights are only enforced by bfq`);
+  } catch {
+    /* no block device info (container host): nothing to say */
+  }
+  return out;
+}
+
+function rootDisk(): string {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+  const dev = line?.split(' - ')[1]?.split(' ')[1] ?? '';
+  return dev.replace('/dev/', '').replace(/p?\d+$/, '');
+}
+
+function specFor(name: string, plan: Plan, profile: Profile, cpuList: number[], cell: Cell, shares: Share[]): GuestSpec {
+  return {
+    name,
+    vcpus: plan.vcpus,
+    cpus: cpuList,
+    cpuPolicy: cell.cpuPolicy,
+    cpuShares: 1024,
+    memoryBytes: plan.memoryBytes,
+    memoryLimit: cell.memoryLimit,
+    ioWeight: 500,
+    pidsMax: profile.pidsMax,
+    network: true,
+    shares,
+  };
+}
+
+class Timeout extends Error {}
+
+function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Timeout());
+    }, ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+let guestCounter = 0;
+
+async function measure(
+  run: PlannedRun,
+  suite: string,
+  plan: Plan,
+  profile: Profile,
+  prep: PrepareContext,
+  shares: Map<string, Share[]>,
+  outer: AbortSignal,
+  log: (line: string) => void,
+): Promise<Sample[]> {
+  const cell = run.cell;
+  const driver = DRIVERS[cell.platform]!;
+  const workload = WORKLOADS[cell.workload]!;
+  const neighbour = cell.neighbour === 'none' ? undefined : NEIGHBOURS[cell.neighbour]!;
+  const ac = new AbortController();
+  const onOuter = () => ac.abort();
+  outer.addEventListener('abort', onOuter, { once: true });
+  const ctx: RunContext = { ...prep, signal: ac.signal, timeoutS: profile.timeoutS };
+  const layout = cpuLayout(cell.cpuPolicy, plan.vcpus, cpus().length, plan.guestsPerRun);
+  const id = `vb${++guestCounter}-${process.pid % 10000}`;
+  const guests: Guest[] = [];
+  let target: Guest | undefined;
+  let running: RunningNeighbour | undefined;
+  let neighbourTimer: NodeJS.Timeout | undefined;
+  let status: SampleStatus = 'ok';
+  let message: string | undefined;
+  let metrics: Metric[] = [];
+  let neighbourDetail: Record<string, number | string> | undefined;
+  const start = new Date();
+  try {
+    target = await driver.provision(specFor(`${id}-target`, plan, profile, layout[0]!, cell, shares.get(`w:${workload.name}`) ?? []), ctx);
+    guests.push(target);
+    const tg = target;
+    await deadline(workload.setup(tg, ctx), profile.timeoutS * 1000, () => ac.abort());
+    if (neighbour) {
+      const ng = await driver.provision(specFor(`${id}-${neighbour.name}`, plan, profile, layout[1]!, cell, shares.get(`n:${neighbour.name}`) ?? []), ctx);
+      guests.push(ng);
+      await deadline(neighbour.setup(ng, ctx), profile.timeoutS * 1000, () => ac.abort());
+      running = await deadline(neighbour.start(ng, ctx), 60_000, () => ac.abort());
+      // bounded from outside: whatever the neighbour does, it is killed at this deadline
+      neighbourTimer = setTimeout(() => void ng.killAll().catch(() => undefined), (profile.timeoutS + NEIGHBOUR_DEADLINE_GRACE_S) * 1000);
+    }
+    const measured = new AbortController();
+    const runCtx: RunContext = { ...ctx, signal: AbortSignal.any([ac.signal, measured.signal]) };
+    const work = workload.run(tg, runCtx);
+    try {
+      metrics = await deadline(work, profile.timeoutS * 1000, () => {
+        measured.abort();
+        void tg.killAll().catch(() => undefined);
+      });
+    } catch (err) {
+      if (!(err instanceof Timeout)) throw err;
+      status = 'dnf';
+      message = `did not finish within ${profile.timeoutS} s`;
+      await deadline(work.catch(() => undefined), 30_000, () => undefined).catch(() => undefined);
+    }
+  } catch (err) {
+    if (err instanceof Timeout) {
+      status = 'error';
+      message = 'setup did not finish within the run timeout';
+    } else {
+      const timedOut = (err as { result?: { timedOut?: boolean } }).result?.timedOut === true;
+      status = timedOut && !outer.aborted ? 'dnf' : 'error';
+      message = errorMessage(err);
+    }
+  } finally {
+    if (neighbourTimer) clearTimeout(neighbourTimer);
+    if (running) {
+      try {
+        neighbourDetail = (await running.stop()).detail;
+      } catch (err) {
+        log(`neighbour ${cell.neighbour} did not stop cleanly: ${errorMessage(err)}`);
+      }
+    }
+    for (const g of guests.reverse()) {
+      try {
+        await g.destroy();
+      } catch (err) {
+        log(`could not destroy guest ${g.name}: ${errorMessage(err)}`);
+      }
+    }
+    outer.removeEventListener('abort', onOuter);
+  }
+  const end = new Date();
+  const accel = target?.accel ?? 'native';
+  return workload.metrics.map((m) => {
+    const got = metrics.find((x) => x.metric === m.metric);
+    const missing = status === 'ok' && (got === undefined || !Number.isFinite(got.value));
+    return {
+      suite,
+      cell: cell.id,
+      platform: cell.platform,
+      workload: cell.workload,
+      resource: cell.resource,
+      neighbourKind: cell.neighbourKind,
+      neighbour: cell.neighbour,
+      cpuPolicy: cell.cpuPolicy,
+      memoryLimit: cell.memoryLimit,
+      overcommit: cell.overcommit,
+      reference: cell.reference,
+      rep: run.rep,
+      warmup: run.warmup,
+      metric: m.metric,
+      value: status === 'ok' && !missing ? got!.value : null,
+      unit: m.unit,
+      better: m.better,
+      status: missing ? 'error' : status,
+      message: missing ? `workload returned no value for ${m.metric}` : message,
+      accel,
+      vcpus: plan.vcpus,
+      memoryBytes: plan.memoryBytes,
+      start: start.toISOString(),
+      end: end.toISOString(),
+      neighbourDetail,
+    };
+  });
+}

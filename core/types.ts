@@ -1,0 +1,238 @@
+// The contracts between suites, the runner, drivers, workloads, neighbours and analysis.
+// A new platform is one Driver file; a new benchmark is one Workload file; both plus one registry line.
+
+export type ProfileName = 'smoke' | 'quick' | 'paper';
+export type CpuPolicy = 'cpuset' | 'shares';
+export type LimitKind = 'hard' | 'soft';
+export type Accel = 'native' | 'kvm' | 'tcg';
+export type Better = 'lower' | 'higher';
+export type Resource = 'cpu' | 'disk' | 'memory' | 'network';
+export type NeighbourKind = 'none' | 'competing' | 'orthogonal' | 'adversarial';
+
+/** A directory of the host made visible inside a guest (bind mount, 9p share, or the same path on bare metal). */
+export interface Share {
+  host: string;
+  guest: string;
+  readonly: boolean;
+}
+
+/** What a guest is given. Every guest in a run gets the same vCPUs and memory (the study's rule). */
+export interface GuestSpec {
+  name: string;
+  vcpus: number;
+  /** Host CPUs this guest may run on. With policy 'cpuset' they are exclusive per guest where the host has enough. */
+  cpus: number[];
+  cpuPolicy: CpuPolicy;
+  /** cpu.shares (v1) weight; converted to cpu.weight on v2. */
+  cpuShares: number;
+  /** Optional CFS quota as a fraction of `vcpus` CPUs (1 = vcpus full CPUs). Undefined: no quota. */
+  cpuQuota?: number;
+  memoryBytes: number;
+  memoryLimit: LimitKind;
+  /** blkio / io weight, 10..1000 (v1 bfq scale). */
+  ioWeight: number;
+  /** Process-count ceiling; always finite so that a fork bomb is bounded. */
+  pidsMax: number;
+  /** Attach to the harness bridge with an address of the harness's range. */
+  network: boolean;
+  shares: Share[];
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  input?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Throw on a non-zero exit (default true). */
+  check?: boolean;
+  /** Abort (kills the command's processes in the guest), e.g. the run's RunContext.signal. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** A process started in a guest that keeps running until it ends or is stopped. */
+export interface GuestProcess {
+  readonly pid: number | undefined;
+  /** Resolves when the process ends (never rejects). */
+  readonly done: Promise<ExecResult>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface GuestUsage {
+  memoryBytes?: number;
+  cpuSeconds?: number;
+  pids?: number;
+}
+
+export interface Guest {
+  readonly name: string;
+  readonly platform: string;
+  readonly spec: GuestSpec;
+  readonly accel: Accel;
+  /** A writable scratch directory inside the guest, private to it. */
+  readonly workdir: string;
+  /** Run `bash -c script` inside the guest. */
+  sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Start `bash -c script` in the background inside the guest. */
+  spawn(script: string, opts?: Omit<ExecOptions, 'check'>): GuestProcess;
+  pushFile(hostPath: string, guestPath: string): Promise<void>;
+  pullFile(guestPath: string, hostPath: string): Promise<void>;
+  /** Address on the harness network, if attached. */
+  address(): string | undefined;
+  usage(): Promise<GuestUsage>;
+  /** Kill every process in the guest without destroying it (used to stop adversaries). */
+  killAll(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  /** One sentence saying why not, when ok is false. */
+  reason?: string;
+  accel?: Accel;
+}
+
+export interface Driver {
+  readonly name: string;
+  readonly description: string;
+  /** Host packages (Debian names) this driver needs, installed by the harness when missing. */
+  readonly hostPackages: string[];
+  probe(): Promise<ProbeResult>;
+  /** Build cached images etc. once per suite run, before any timing. */
+  prepare?(ctx: PrepareContext): Promise<void>;
+  provision(spec: GuestSpec, ctx: RunContext): Promise<Guest>;
+  /** Remove anything a crashed earlier run of this driver left behind. */
+  sweep?(): Promise<string[]>;
+}
+
+export interface MetricSpec {
+  metric: string;
+  unit: string;
+  better: Better;
+}
+
+export interface Metric extends MetricSpec {
+  value: number;
+}
+
+export interface Profile {
+  name: ProfileName;
+  vcpus: number;
+  memoryBytes: number;
+  reps: number;
+  warmup: number;
+  /** Per-run timeout for the measured workload, seconds. */
+  timeoutS: number;
+  /** Neighbour adversary bounds. */
+  pidsMax: number;
+}
+
+export interface PrepareContext {
+  profile: Profile;
+  cacheDir: string;
+  /** Debian packages guest images must contain: the union over every registered workload and neighbour. */
+  guestPackages: string[];
+  log: (line: string) => void;
+}
+
+export interface RunContext extends PrepareContext {
+  /** Aborted when the run must stop (timeout, Ctrl-C). */
+  signal: AbortSignal;
+  /** Seconds left for the measured part. */
+  timeoutS: number;
+}
+
+export interface Workload {
+  readonly name: string;
+  readonly resource: Resource;
+  readonly description: string;
+  /** Rough seconds per run (setup + measured part) per profile, for --dry-run and the ETA. */
+  readonly estimatedSeconds?: Partial<Record<ProfileName, number>>;
+  /** Every metric run() returns; a run that does not finish records each of them as dnf/error. */
+  readonly metrics: MetricSpec[];
+  /** Debian packages the guest image needs for this workload. */
+  readonly guestPackages: string[];
+  /** Host packages needed to prepare host-side assets. */
+  readonly hostPackages?: string[];
+  /** Once per suite run on the host: build caches; returns directories to share into every guest. */
+  prepareHost?(ctx: PrepareContext): Promise<Share[]>;
+  /** Per guest, unmeasured. */
+  setup(guest: Guest, ctx: RunContext): Promise<void>;
+  /** The measured part. */
+  run(guest: Guest, ctx: RunContext): Promise<Metric[]>;
+}
+
+export interface RunningNeighbour {
+  stop(): Promise<NeighbourReport>;
+}
+
+export interface NeighbourReport {
+  /** Work the neighbour got done while it ran (iterations, bytes, forks), for the reader. */
+  detail: Record<string, number | string>;
+}
+
+export interface Neighbour {
+  readonly name: string;
+  readonly resource: Resource;
+  readonly kind: Exclude<NeighbourKind, 'none'>;
+  readonly description: string;
+  readonly guestPackages: string[];
+  readonly hostPackages?: string[];
+  prepareHost?(ctx: PrepareContext): Promise<Share[]>;
+  setup(guest: Guest, ctx: RunContext): Promise<void>;
+  /** Start in the background; the measured run begins once this resolves. */
+  start(guest: Guest, ctx: RunContext): Promise<RunningNeighbour>;
+}
+
+/** One point of the matrix: what is measured, where, beside what. */
+export interface Cell {
+  id: string;
+  platform: string;
+  workload: string;
+  resource: Resource;
+  neighbourKind: NeighbourKind;
+  neighbour: string;
+  cpuPolicy: CpuPolicy;
+  memoryLimit: LimitKind;
+  overcommit: number;
+  /** id of the cell this one is compared against in ratios (undefined for reference cells). */
+  reference?: string;
+}
+
+export type SampleStatus = 'ok' | 'dnf' | 'error';
+
+/** One line of samples.jsonl: one metric of one measured run. */
+export interface Sample {
+  suite: string;
+  cell: string;
+  platform: string;
+  workload: string;
+  resource: Resource;
+  neighbourKind: NeighbourKind;
+  neighbour: string;
+  cpuPolicy: CpuPolicy;
+  memoryLimit: LimitKind;
+  overcommit: number;
+  reference?: string;
+  rep: number;
+  warmup: boolean;
+  metric: string;
+  value: number | null;
+  unit: string;
+  better: Better;
+  status: SampleStatus;
+  message?: string;
+  accel: Accel;
+  vcpus: number;
+  memoryBytes: number;
+  start: string;
+  end: string;
+  neighbourDetail?: Record<string, number | string>;
+}

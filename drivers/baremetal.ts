@@ -1,0 +1,109 @@
+// Bare metal: the workload runs as host processes, but inside a cgroup of the harness with the
+// same cpuset, shares, memory, io weight and pids limit a container would get, so that "bare
+// metal" differs from LXC only in what LXC adds (namespaces, overlay rootfs, veth).
+import { cp, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
+import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
+import { HarnessCgroup, sweepHarnessGroups } from './cgroups.ts';
+import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
+
+// Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes.
+const JOIN_AND_EXEC = 'for f in $VB_PROCS; do echo $$ > "$f" || exit 112; done; unset VB_PROCS; exec bash -c "$VB_SCRIPT"';
+
+class BareMetalGuest implements Guest {
+  readonly platform = 'baremetal';
+  readonly accel = 'native' as const;
+  readonly workdir: string;
+  private readonly root: string;
+  private undo?: () => Promise<void>;
+
+  constructor(
+    readonly spec: GuestSpec,
+    private readonly cgroup: HarnessCgroup,
+  ) {
+    this.root = join(GUESTS_DIR, spec.name);
+    this.workdir = join(this.root, 'work');
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  async init(): Promise<void> {
+    for (const s of this.spec.shares) {
+      if (s.host !== s.guest) throw new Error(`baremetal cannot map ${s.host} to ${s.guest}: shares must use the same path`);
+    }
+    this.undo = onCleanup(`baremetal guest ${this.name}`, () => this.teardown());
+    await mkdir(this.workdir, { recursive: true });
+    this.cgroup.create(this.spec, memoryCeiling(this.spec));
+  }
+
+  private launch(script: string, opts: ExecOptions): Launch {
+    return {
+      file: 'bash',
+      args: ['-c', JOIN_AND_EXEC],
+      env: { ...opts.env, VB_PROCS: this.cgroup.procsFiles().join(' '), VB_SCRIPT: withContext(script, { cwd: opts.cwd }) },
+    };
+  }
+
+  sh(script: string, opts: ExecOptions = {}) {
+    return runInGuest(this.name, this.launch(script, opts), script, opts, () => this.killAll());
+  }
+
+  spawn(script: string, opts: ExecOptions = {}) {
+    return spawnInGuest(this.launch(script, opts), opts);
+  }
+
+  async pushFile(hostPath: string, guestPath: string): Promise<void> {
+    await cp(hostPath, guestPath, { recursive: true });
+  }
+
+  async pullFile(guestPath: string, hostPath: string): Promise<void> {
+    await cp(guestPath, hostPath, { recursive: true });
+  }
+
+  address(): string | undefined {
+    return this.spec.network ? '127.0.0.1' : undefined;
+  }
+
+  async usage() {
+    return this.cgroup.usage();
+  }
+
+  async killAll(): Promise<void> {
+    await this.cgroup.killAll();
+  }
+
+  private async teardown(): Promise<void> {
+    await this.cgroup.destroy();
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  async destroy(): Promise<void> {
+    await this.undo?.();
+  }
+}
+
+const baremetal: Driver = {
+  name: 'baremetal',
+  description: 'host processes in a harness cgroup with the same limits as a container',
+  hostPackages: [],
+  async probe() {
+    if (!isRoot()) return { ok: false, reason: 'baremetal needs root to create cgroups; run as root' };
+    return { ok: true, accel: 'native' };
+  },
+  async provision(spec: GuestSpec, _ctx: RunContext) {
+    const guest = new BareMetalGuest(spec, new HarnessCgroup(spec.name));
+    await guest.init();
+    return guest;
+  },
+  async sweep() {
+    const found = await sweepHarnessGroups();
+    await rm(GUESTS_DIR, { recursive: true, force: true });
+    return found;
+  },
+};
+
+export default baremetal;

@@ -1,0 +1,345 @@
+// cgroup v1 and v2, detected at run time. One mapping from a GuestSpec to cgroup files serves
+// bare metal (files written by the harness) and LXC (the same pairs as lxc.cgroup[2].* keys), so
+// both platforms get exactly the same limits.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GuestSpec, GuestUsage } from '../core/types.ts';
+
+export type CgroupVersion = 1 | 2;
+
+export interface CgroupLayout {
+  version: CgroupVersion;
+  /** v1: controller -> mount point; v2: every controller maps to the unified mount. */
+  mounts: Record<string, string>;
+}
+
+export interface CgroupSetting {
+  controller: string;
+  file: string;
+  value: string;
+}
+
+/** Controllers the harness uses; v1 needs each of them mounted. */
+export const CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'blkio', 'pids', 'freezer'] as const;
+const V2_CONTROLLERS = ['cpu', 'cpuset', 'memory', 'io', 'pids'];
+
+/** Parse /proc/self/mountinfo text into a layout; v1 wins where its controllers are mounted (hybrid hosts). */
+export function parseMountinfo(text: string): CgroupLayout {
+  const v1: Record<string, string> = {};
+  let v2: string | undefined;
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    const mountPoint = left[4];
+    const fstype = right[0];
+    if (!mountPoint) continue;
+    if (fstype === 'cgroup2') {
+      if (v2 === undefined || mountPoint === '/sys/fs/cgroup') v2 = mountPoint;
+    } else if (fstype === 'cgroup') {
+      for (const opt of (right[2] ?? '').split(',')) {
+        if ((CONTROLLERS as readonly string[]).includes(opt)) v1[opt] = mountPoint;
+      }
+    }
+  }
+  if (Object.keys(v1).length > 0) return { version: 1, mounts: v1 };
+  if (v2 !== undefined) {
+    const mounts: Record<string, string> = {};
+    for (const c of [...CONTROLLERS, 'io']) mounts[c] = v2;
+    return { version: 2, mounts };
+  }
+  return { version: 1, mounts: {} };
+}
+
+let cached: CgroupLayout | undefined;
+export function cgroupLayout(): CgroupLayout {
+  cached ??= parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return cached;
+}
+
+/** v1 cpu.shares to v2 cpu.weight, proportionally so that the defaults match (1024 -> 100), as systemd maps them. */
+export function sharesToWeight(shares: number): number {
+  return Math.max(1, Math.min(10000, Math.round((shares * 100) / 1024)));
+}
+
+export const CFS_PERIOD_US = 100_000;
+
+/**
+ * The cgroup files that express a spec. Soft memory limit: v1 soft_limit_in_bytes (reclaimed
+ * first under pressure), v2 memory.low (protected up to the size, may use more). A soft-limited
+ * guest still gets a hard safety ceiling (`ceilingBytes`) so that no tenant can exhaust the host.
+ */
+export function settingsFor(spec: GuestSpec, version: CgroupVersion, ceilingBytes: number): CgroupSetting[] {
+  const s: CgroupSetting[] = [];
+  const cpus = spec.cpus.join(',');
+  const hard = spec.memoryLimit === 'hard';
+  const quotaUs = spec.cpuQuota === undefined ? undefined : Math.round(spec.cpuQuota * spec.vcpus * CFS_PERIOD_US);
+  if (version === 1) {
+    s.push({ controller: 'cpuset', file: 'cpuset.cpus', value: cpus });
+    s.push({ controller: 'cpu', file: 'cpu.shares', value: String(spec.cpuShares) });
+    if (quotaUs !== undefined) {
+      s.push({ controller: 'cpu', file: 'cpu.cfs_period_us', value: String(CFS_PERIOD_US) });
+      s.push({ controller: 'cpu', file: 'cpu.cfs_quota_us', value: String(quotaUs) });
+    }
+    s.push({ controller: 'memory', file: 'memory.limit_in_bytes', value: String(hard ? spec.memoryBytes : ceilingBytes) });
+    if (!hard) s.push({ controller: 'memory', file: 'memory.soft_limit_in_bytes', value: String(spec.memoryBytes) });
+    s.push({ controller: 'blkio', file: 'blkio.bfq.weight', value: String(spec.ioWeight) });
+    s.push({ controller: 'pids', file: 'pids.max', value: String(spec.pidsMax) });
+  } else {
+    s.push({ controller: 'cpuset', file: 'cpuset.cpus', value: cpus });
+    s.push({ controller: 'cpu', file: 'cpu.weight', value: String(sharesToWeight(spec.cpuShares)) });
+    if (quotaUs !== undefined) s.push({ controller: 'cpu', file: 'cpu.max', value: `${quotaUs} ${CFS_PERIOD_US}` });
+    s.push({ controller: 'memory', file: 'memory.max', value: String(hard ? spec.memoryBytes : ceilingBytes) });
+    if (!hard) s.push({ controller: 'memory', file: 'memory.low', value: String(spec.memoryBytes) });
+    s.push({ controller: 'memory', file: 'memory.swap.max', value: '0' });
+    s.push({ controller: 'io', file: 'io.bfq.weight', value: String(spec.ioWeight) });
+    s.push({ controller: 'pids', file: 'pids.max', value: String(spec.pidsMax) });
+  }
+  return s;
+}
+
+/** The harness's own parent group in every hierarchy. */
+export const HARNESS_GROUP = 'virtbench';
+
+function dirFor(layout: CgroupLayout, controller: string, rel: string): string | undefined {
+  const mount = layout.mounts[controller];
+  return mount === undefined ? undefined : join(mount, rel);
+}
+
+function uniqueDirs(layout: CgroupLayout, rel: string, controllers: readonly string[]): string[] {
+  const dirs = controllers.map((c) => dirFor(layout, c, rel)).filter((d): d is string => d !== undefined);
+  return [...new Set(dirs)];
+}
+
+function readTrim(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Create the harness parent group; v1 cpuset needs cpus/mems copied down, v2 needs controllers delegated. */
+export function ensureHarnessGroup(layout = cgroupLayout()): void {
+  if (layout.version === 1) {
+    for (const dir of uniqueDirs(layout, HARNESS_GROUP, CONTROLLERS)) mkdirSync(dir, { recursive: true });
+    const cpuset = dirFor(layout, 'cpuset', HARNESS_GROUP);
+    const root = layout.mounts.cpuset;
+    if (cpuset && root) {
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+        if (!readTrim(join(cpuset, f))) writeFileSync(join(cpuset, f), readTrim(join(root, f)) ?? '0');
+      }
+    }
+  } else {
+    const root = layout.mounts.cpu!;
+    const want = V2_CONTROLLERS.filter((c) => (readTrim(join(root, 'cgroup.controllers')) ?? '').split(' ').includes(c));
+    enableSubtree(root, want);
+    mkdirSync(join(root, HARNESS_GROUP), { recursive: true });
+    enableSubtree(join(root, HARNESS_GROUP), want);
+  }
+}
+
+function enableSubtree(dir: string, controllers: string[]): void {
+  for (const c of controllers) {
+    try {
+      writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
+    } catch {
+      /* a controller the host does not delegate: its settings are reported as not applied */
+    }
+  }
+}
+
+/** A cgroup the harness made (in every hierarchy it uses), for a bare-metal guest. */
+export class HarnessCgroup {
+  readonly layout: CgroupLayout;
+  readonly rel: string;
+  /** Settings that this kernel does not offer (e.g. bfq weight without the bfq scheduler). */
+  readonly notApplied: CgroupSetting[] = [];
+
+  constructor(name: string, layout = cgroupLayout()) {
+    this.layout = layout;
+    this.rel = join(HARNESS_GROUP, name);
+  }
+
+  dirs(): string[] {
+    return uniqueDirs(this.layout, this.rel, this.layout.version === 1 ? CONTROLLERS : ['cpu']);
+  }
+
+  /** cgroup.procs files a new process must join (one per v1 hierarchy). */
+  procsFiles(): string[] {
+    return this.dirs().map((d) => join(d, 'cgroup.procs'));
+  }
+
+  create(spec: GuestSpec, ceilingBytes: number): void {
+    ensureHarnessGroup(this.layout);
+    for (const d of this.dirs()) mkdirSync(d, { recursive: true });
+    if (this.layout.version === 1) {
+      const cpuset = dirFor(this.layout, 'cpuset', this.rel)!;
+      const parentMems = readTrim(join(dirFor(this.layout, 'cpuset', HARNESS_GROUP)!, 'cpuset.mems')) ?? '0';
+      writeFileSync(join(cpuset, 'cpuset.mems'), parentMems);
+    }
+    for (const st of settingsFor(spec, this.layout.version, ceilingBytes)) {
+      const d = dirFor(this.layout, st.controller, this.rel);
+      const file = d && join(d, st.file);
+      if (!file || !existsSync(file)) {
+        this.notApplied.push(st);
+        continue;
+      }
+      writeFileSync(file, st.value);
+    }
+  }
+
+  pids(): number[] {
+    return pidsIn(this.dirs());
+  }
+
+  async killAll(except: number[] = []): Promise<void> {
+    await killCgroup(this.layout, this.rel, except);
+  }
+
+  usage(): GuestUsage {
+    return cgroupUsage(this.layout, this.rel);
+  }
+
+  async destroy(): Promise<void> {
+    await this.killAll();
+    await removeTree(this.dirs());
+  }
+}
+
+export function pidsIn(dirs: string[]): number[] {
+  const pids = new Set<number>();
+  for (const d of dirs) {
+    const text = readTrim(join(d, 'cgroup.procs'));
+    if (!text) continue;
+    for (const p of text.split('\n')) if (p) pids.add(Number(p));
+  }
+  return [...pids];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Kill every process of a cgroup (recursively), except `except`. Freezing first makes this
+ * reliable against a fork bomb: frozen tasks cannot fork while they are being killed.
+ */
+export async function killCgroup(layout: CgroupLayout, rel: string, except: number[] = []): Promise<void> {
+  const all = [...CONTROLLERS, 'io'];
+  const dirs = uniqueDirs(layout, rel, all).filter((d) => existsSync(d));
+  if (dirs.length === 0) return;
+  const keep = new Set(except);
+  const freezeFile =
+    layout.version === 1 ? join(dirFor(layout, 'freezer', rel) ?? '', 'freezer.state') : join(dirs[0]!, 'cgroup.freeze');
+  const canFreeze = existsSync(freezeFile);
+  for (let round = 0; round < 50; round++) {
+    const victims = treePids(dirs).filter((p) => !keep.has(p));
+    if (victims.length === 0) break;
+    if (canFreeze) writeFileSync(freezeFile, layout.version === 1 ? 'FROZEN' : '1');
+    for (const p of victims) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    if (canFreeze) writeFileSync(freezeFile, layout.version === 1 ? 'THAWED' : '0');
+    await sleep(round < 5 ? 20 : 100);
+  }
+  const left = treePids(dirs).filter((p) => !keep.has(p));
+  if (left.length > 0) throw new Error(`could not kill ${left.length} processes in cgroup ${rel}`);
+}
+
+/** Every process in a cgroup tree (all hierarchies). */
+export function cgroupPids(layout: CgroupLayout, rel: string): number[] {
+  return treePids(uniqueDirs(layout, rel, [...CONTROLLERS, 'io']).filter((d) => existsSync(d)));
+}
+
+function subdirs(d: string): string[] {
+  try {
+    return readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(d, e.name));
+  } catch {
+    return [];
+  }
+}
+
+function treePids(dirs: string[]): number[] {
+  const out: number[] = [];
+  const walk = (d: string) => {
+    out.push(...pidsIn([d]));
+    for (const s of subdirs(d)) walk(s);
+  };
+  for (const d of dirs) walk(d);
+  return [...new Set(out)];
+}
+
+/** rmdir a cgroup tree bottom-up; an empty cgroup can take a moment to become removable. */
+export async function removeTree(dirs: string[]): Promise<void> {
+  const rm = (d: string) => {
+    for (const s of subdirs(d)) rm(s);
+    rmdirSync(d);
+  };
+  for (const d of dirs) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (existsSync(d)) rm(d);
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await sleep(50);
+      }
+    }
+  }
+}
+
+export function cgroupUsage(layout: CgroupLayout, rel: string): GuestUsage {
+  const num = (controller: string, file: string) => {
+    const d = dirFor(layout, controller, rel);
+    const t = d && readTrim(join(d, file));
+    return t === undefined || t === '' ? undefined : Number(t);
+  };
+  if (layout.version === 1) {
+    const ns = num('cpuacct', 'cpuacct.usage');
+    return {
+      memoryBytes: num('memory', 'memory.usage_in_bytes'),
+      cpuSeconds: ns === undefined ? undefined : ns / 1e9,
+      pids: num('pids', 'pids.current'),
+    };
+  }
+  const d = dirFor(layout, 'cpu', rel);
+  const stat = d ? readTrim(join(d, 'cpu.stat')) : undefined;
+  const usec = stat?.match(/usage_usec (\d+)/)?.[1];
+  return {
+    memoryBytes: num('memory', 'memory.current'),
+    cpuSeconds: usec === undefined ? undefined : Number(usec) / 1e6,
+    pids: num('pids', 'pids.current'),
+  };
+}
+
+/** Relative cgroup path of a process in a given controller's hierarchy (v2: the '0::' line). */
+export function cgroupOf(pid: number, controller: string, layout = cgroupLayout()): string | undefined {
+  const text = readTrim(`/proc/${pid}/cgroup`);
+  if (!text) return undefined;
+  for (const line of text.split('\n')) {
+    const [, ctrls, path] = line.match(/^\d+:([^:]*):(.*)$/) ?? [];
+    if (ctrls === undefined || path === undefined) continue;
+    if (layout.version === 2 ? ctrls === '' : ctrls.split(',').includes(controller)) return path.replace(/^\//, '');
+  }
+  return undefined;
+}
+
+/** Groups a crashed earlier run left under the harness parent group. */
+export async function sweepHarnessGroups(layout = cgroupLayout()): Promise<string[]> {
+  const found: string[] = [];
+  for (const d of uniqueDirs(layout, HARNESS_GROUP, layout.version === 1 ? CONTROLLERS : ['cpu'])) {
+    for (const s of subdirs(d)) {
+      const rel = join(HARNESS_GROUP, s.slice(d.length + 1));
+      await killCgroup(layout, rel);
+      await removeTree([s]);
+      found.push(`cgroup ${s}`);
+    }
+  }
+  return found;
+}

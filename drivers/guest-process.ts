@@ -1,0 +1,107 @@
+// Running a command "in a guest" is, for every driver, starting a host process (bash in a cgroup,
+// lxc-attach, ssh...) whose descendants live in the guest. Timeouts and aborts therefore kill the
+// guest's processes through the driver (cgroup freezer), not just the host-side process.
+import { execa, type ResultPromise } from 'execa';
+import type { ExecOptions, ExecResult, GuestProcess } from '../core/types.ts';
+
+export interface Launch {
+  file: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Start from an empty environment (plus `env`). */
+  extendEnv?: boolean;
+}
+
+export class GuestCommandError extends Error {
+  override name = 'GuestCommandError';
+  constructor(
+    readonly guest: string,
+    readonly result: ExecResult,
+    script: string,
+  ) {
+    const tail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ');
+    const what = result.timedOut ? 'timed out' : `exited ${result.exitCode}`;
+    super(`in guest ${guest}: \`${script.length > 80 ? script.slice(0, 77) + '...' : script}\` ${what}${tail ? `: ${tail}` : ''}`);
+  }
+}
+
+function toResult(r: { exitCode?: number; stdout?: unknown; stderr?: unknown; durationMs: number }, timedOut: boolean): ExecResult {
+  return {
+    exitCode: r.exitCode ?? (timedOut ? 124 : -1),
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+    durationMs: r.durationMs,
+    timedOut,
+  };
+}
+
+function start(launch: Launch, opts: ExecOptions): ResultPromise {
+  return execa(launch.file, launch.args, {
+    env: launch.env,
+    extendEnv: launch.extendEnv ?? true,
+    input: opts.input,
+    reject: false,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+    maxBuffer: 256 * 1024 * 1024,
+    stripFinalNewline: false,
+  });
+}
+
+/**
+ * Run to completion. On timeout or abort, `killGuest` stops the guest-side processes and the
+ * result says timedOut (the runner turns that into a DNF).
+ */
+export async function runInGuest(
+  guest: string,
+  launch: Launch,
+  script: string,
+  opts: ExecOptions,
+  killGuest: () => Promise<void>,
+): Promise<ExecResult> {
+  const child = start(launch, opts);
+  let timedOut = false;
+  const stop = () => {
+    if (timedOut) return;
+    timedOut = true;
+    void killGuest()
+      .catch(() => undefined)
+      .finally(() => child.kill('SIGKILL'));
+  };
+  const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined;
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.signal?.aborted) stop();
+  try {
+    const r = await child;
+    const result = toResult(r, timedOut);
+    if ((opts.check ?? true) && (result.exitCode !== 0 || timedOut)) throw new GuestCommandError(guest, result, script);
+    return result;
+  } finally {
+    if (timer) clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', stop);
+  }
+}
+
+export function spawnInGuest(launch: Launch, opts: ExecOptions): GuestProcess {
+  const child = start(launch, opts);
+  const done = child.then((r) => toResult(r, false)).catch((e) => toResult({ durationMs: 0, stderr: String(e) }, false));
+  return {
+    pid: child.pid,
+    done,
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => {
+      child.kill(signal);
+    },
+  };
+}
+
+/** Prefix a script with cd and exported variables, for transports that cannot set them. */
+export function withContext(script: string, opts: Pick<ExecOptions, 'cwd' | 'env'>): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment variable name ${k}`);
+    lines.push(`export ${k}=${q(v)}`);
+  }
+  if (opts.cwd) lines.push(`cd ${q(opts.cwd)} || exit 111`);
+  lines.push(script);
+  return lines.join('\n');
+}

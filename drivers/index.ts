@@ -1,0 +1,6 @@
+// The platform registry: one line per driver.
+import type { Driver } from '../core/types.ts';
+import baremetal from './baremetal.ts';
+import lxc from './lxc.ts';
+
+export const DRIVERS: Record<string, Driver> = { baremetal, lxc };

@@ -1,0 +1,219 @@
+// LXC: real containers with the lxc-* tools. Each guest is an overlay over the cached Debian root
+// filesystem (copy-on-write: a new guest costs an empty upper directory), in a container path of
+// the harness's own so that the host's containers are never touched. Limits are the same cgroup
+// files bare metal uses, written as lxc.cgroup[2].* keys.
+import { execa } from 'execa';
+import { existsSync, readdirSync } from 'node:fs';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
+import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
+import { ensureBridge, sweepBridge } from './bridge.ts';
+import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, settingsFor } from './cgroups.ts';
+import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
+import { ensureRootfs, recipeFor } from './rootfs.ts';
+
+export const LXC_PATH = join(STATE_DIR, 'lxc');
+const GUEST_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const START_TIMEOUT_MS = 30_000;
+
+let rootfs: string | undefined;
+
+/** The container's config file; pure so that tests can read exactly what LXC is told. */
+export function lxcConfig(o: {
+  spec: GuestSpec;
+  rootfs: string;
+  upper: string;
+  cgroupVersion: 1 | 2;
+  ceilingBytes: number;
+  availableFiles?: (controller: string, file: string) => boolean;
+  net?: { bridge: string; address: string; gateway: string };
+}): string {
+  const key = o.cgroupVersion === 1 ? 'lxc.cgroup' : 'lxc.cgroup2';
+  const lines = [
+    'lxc.include = /usr/share/lxc/config/common.conf',
+    'lxc.arch = x86_64',
+    `lxc.uts.name = ${o.spec.name}`,
+    `lxc.rootfs.path = overlay:${o.rootfs}:${o.upper}`,
+    // tini reaps orphans (a fork bomb leaves many) and keeps the container alive between commands.
+    'lxc.init.cmd = /usr/bin/tini -s -- /bin/sleep infinity',
+    'lxc.apparmor.profile = unconfined',
+  ];
+  for (const s of settingsFor(o.spec, o.cgroupVersion, o.ceilingBytes)) {
+    if (o.availableFiles && !o.availableFiles(s.controller, s.file)) continue;
+    lines.push(`${key}.${s.file} = ${s.value}`);
+  }
+  for (const sh of o.spec.shares) {
+    lines.push(`lxc.mount.entry = ${sh.host} ${sh.guest.replace(/^\//, '')} none bind,${sh.readonly ? 'ro,' : ''}create=dir 0 0`);
+  }
+  if (o.net) {
+    lines.push(
+      'lxc.net.0.type = veth',
+      `lxc.net.0.link = ${o.net.bridge}`,
+      'lxc.net.0.flags = up',
+      `lxc.net.0.ipv4.address = ${o.net.address}/24 ${o.net.address.replace(/\.\d+$/, '.255')}`,
+      `lxc.net.0.ipv4.gateway = ${o.net.gateway}`,
+    );
+  } else {
+    lines.push('lxc.net.0.type = empty');
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Whether this kernel offers a cgroup file (checked in the harness group, which is not a root group). */
+function cgroupFileExists(controller: string, file: string): boolean {
+  const layout = cgroupLayout();
+  const mount = layout.mounts[controller];
+  return mount !== undefined && existsSync(join(mount, HARNESS_GROUP, file));
+}
+
+class LxcGuest implements Guest {
+  readonly platform = 'lxc';
+  readonly accel = 'native' as const;
+  readonly workdir = '/var/tmp/virtbench';
+  private initPid = 0;
+  /** init (tini) and its `sleep infinity`: killing either stops the container. */
+  private systemPids: number[] = [];
+  private cgroupRel = '';
+  private addr?: string;
+  private undo?: () => Promise<void>;
+  private readonly dir: string;
+
+  constructor(readonly spec: GuestSpec) {
+    this.dir = join(LXC_PATH, spec.name);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  async start(rootfsDir: string): Promise<void> {
+    const layout = cgroupLayout();
+    ensureHarnessGroup(layout);
+    const net = this.spec.network ? await ensureBridge() : undefined;
+    this.addr = net?.allocate();
+    await mkdir(join(this.dir, 'upper'), { recursive: true });
+    this.undo = onCleanup(`lxc container ${this.name}`, () => this.teardown());
+    const config = lxcConfig({
+      spec: this.spec,
+      rootfs: rootfsDir,
+      upper: join(this.dir, 'upper'),
+      cgroupVersion: layout.version,
+      ceilingBytes: memoryCeiling(this.spec),
+      availableFiles: cgroupFileExists,
+      net: net && this.addr ? { bridge: net.bridge, address: this.addr, gateway: net.hostAddress } : undefined,
+    });
+    await writeFile(join(this.dir, 'config'), config);
+    const log = join(this.dir, 'lxc.log');
+    const r = await execa('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', 'ERROR'], { reject: false, all: true, timeout: START_TIMEOUT_MS });
+    if (r.exitCode !== 0) throw new Error(`lxc-start ${this.name} failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')} (log: ${log})`);
+    const w = await execa('lxc-wait', ['-P', LXC_PATH, '-n', this.name, '-s', 'RUNNING', '-t', '20'], { reject: false });
+    if (w.exitCode !== 0) throw new Error(`container ${this.name} did not reach RUNNING within 20 s (log: ${log})`);
+    const info = await execa('lxc-info', ['-P', LXC_PATH, '-n', this.name, '-p', '-H']);
+    this.initPid = Number(info.stdout.trim());
+    this.cgroupRel = cgroupOf(this.initPid, 'memory', layout) ?? `lxc.payload.${this.name}`;
+    this.systemPids = cgroupPids(layout, this.cgroupRel);
+    await this.sh(`mkdir -p ${this.workdir}`, { timeoutMs: 10_000 });
+  }
+
+  private launch(script: string, opts: ExecOptions): Launch {
+    return {
+      file: 'lxc-attach',
+      args: ['-P', LXC_PATH, '-n', this.name, '--clear-env', '-v', `PATH=${GUEST_PATH_ENV}`, '-v', 'HOME=/root', '-v', 'LANG=C.UTF-8', '--', 'bash', '-c', withContext(script, opts)],
+    };
+  }
+
+  sh(script: string, opts: ExecOptions = {}) {
+    return runInGuest(this.name, this.launch(script, opts), script, opts, () => this.killAll());
+  }
+
+  spawn(script: string, opts: ExecOptions = {}) {
+    return spawnInGuest(this.launch(script, opts), opts);
+  }
+
+  /** The container's mount namespace seen from the host, through its init process. */
+  private hostView(guestPath: string): string {
+    return join(`/proc/${this.initPid}/root`, guestPath);
+  }
+
+  async pushFile(hostPath: string, guestPath: string): Promise<void> {
+    await cp(hostPath, this.hostView(guestPath), { recursive: true });
+  }
+
+  async pullFile(guestPath: string, hostPath: string): Promise<void> {
+    await cp(this.hostView(guestPath), hostPath, { recursive: true });
+  }
+
+  address(): string | undefined {
+    return this.addr;
+  }
+
+  async usage() {
+    return cgroupUsage(cgroupLayout(), this.cgroupRel);
+  }
+
+  /** Kill everything but the container's init, so the guest stays usable. */
+  async killAll(): Promise<void> {
+    if (this.cgroupRel) await killCgroup(cgroupLayout(), this.cgroupRel, this.systemPids);
+  }
+
+  private async teardown(): Promise<void> {
+    await stopContainer(this.name);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async destroy(): Promise<void> {
+    await this.undo?.();
+  }
+}
+
+async function stopContainer(name: string): Promise<void> {
+  const r = await execa('lxc-stop', ['-P', LXC_PATH, '-n', name, '-k'], { reject: false, timeout: 30_000, all: true });
+  const state = await execa('lxc-info', ['-P', LXC_PATH, '-n', name, '-s', '-H'], { reject: false });
+  if (state.stdout.trim() === 'RUNNING') throw new Error(`lxc-stop ${name} left it running: ${(r.all ?? '').trim()}`);
+}
+
+const lxc: Driver = {
+  name: 'lxc',
+  description: 'LXC containers (lxc-* tools) on an overlay of a cached Debian rootfs',
+  hostPackages: ['lxc', 'debootstrap', 'iproute2'],
+  async probe() {
+    if (!isRoot()) return { ok: false, reason: 'lxc needs root (privileged containers, cgroups, the harness bridge); run as root' };
+    const v = await execa('lxc-start', ['--version'], { reject: false });
+    if (v.exitCode !== 0) return { ok: false, reason: 'lxc-start is not installed (apt-get install lxc)' };
+    const layout = cgroupLayout();
+    for (const c of ['cpuset', 'memory', 'pids']) {
+      if (!layout.mounts[c]) return { ok: false, reason: `the ${c} cgroup controller is not available on this host` };
+    }
+    return { ok: true, accel: 'native' };
+  },
+  async prepare(ctx: PrepareContext) {
+    rootfs = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
+  },
+  async provision(spec: GuestSpec, _ctx: RunContext) {
+    if (!rootfs) throw new Error('lxc driver used before prepare()');
+    const guest = new LxcGuest(spec);
+    try {
+      await guest.start(rootfs);
+    } catch (err) {
+      await guest.destroy();
+      throw err;
+    }
+    return guest;
+  },
+  async sweep() {
+    const found: string[] = [];
+    if (existsSync(LXC_PATH)) {
+      for (const name of readdirSync(LXC_PATH)) {
+        await stopContainer(name).catch(() => undefined);
+        await rm(join(LXC_PATH, name), { recursive: true, force: true });
+        found.push(`lxc container ${name}`);
+      }
+    }
+    found.push(...(await sweepBridge()));
+    return found;
+  },
+};
+
+export default lxc;

@@ -1,0 +1,18 @@
+// The study's Section 4.2: how well each platform isolates a tenant from a neighbour that
+// competes for the same resource, uses another one, or misbehaves. Each cell is compared with
+// the same workload alone on the same platform.
+import type { SuiteDefinition } from '../core/matrix.ts';
+
+const isolation: SuiteDefinition = {
+  name: 'isolation',
+  description: 'Performance isolation (Sharma et al., Middleware 2016, Section 4.2): a measured guest beside a competing, orthogonal or adversarial neighbour.',
+  reference: 'no-neighbour',
+  platforms: ['baremetal', 'lxc', 'kvm', 'lxcvm', 'lightvm'],
+  rows: [
+    { resource: 'cpu', workload: 'kernel-compile', neighbours: { competing: 'kernel-compile', adversarial: 'fork-bomb' } },
+    { resource: 'disk', workload: 'filebench', neighbours: { competing: 'filebench', orthogonal: 'kernel-compile', adversarial: 'bonnie' } },
+    // memory (SpecJBB-like vs malloc bomb) and network (RUBiS vs UDP flood) rows arrive with their workloads
+  ],
+};
+
+export default isolation;

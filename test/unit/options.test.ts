@@ -1,0 +1,63 @@
+import test from 'ava';
+import { UsageError } from '../../core/errors.ts';
+import { parseDuration, parseSize, parseSuiteArgs } from '../../core/options.ts';
+import isolation from '../../suites/isolation.ts';
+
+const known = { platforms: ['baremetal', 'lxc'], workloads: ['filebench', 'kernel-compile'], neighbours: ['kernel-compile', 'filebench', 'fork-bomb', 'bonnie'] };
+const parse = (...argv: string[]) => parseSuiteArgs(argv, isolation, known);
+
+test('defaults come from the quick profile', (t) => {
+  const o = parse('--seed', '7');
+  if (o === 'help') return t.fail();
+  t.is(o.profile, 'quick');
+  t.is(o.reps, 5);
+  t.is(o.warmup, 1);
+  t.is(o.seed, 7);
+  t.is(o.cpuPolicy, 'cpuset');
+  t.is(o.memoryLimit, 'hard');
+  t.is(o.platforms, undefined);
+});
+
+test('explicit options override the profile', (t) => {
+  const o = parse('--profile', 'smoke', '--platforms', 'baremetal,lxc', '--reps', '4', '--warmup', '0', '--timeout', '15m', '--memory', '512M', '--neighbours', 'none,fork-bomb');
+  if (o === 'help') return t.fail();
+  t.deepEqual(o.platforms, ['baremetal', 'lxc']);
+  t.is(o.reps, 4);
+  t.is(o.warmup, 0);
+  t.is(o.timeoutS, 900);
+  t.is(o.memoryBytes, 512 * 1024 ** 2);
+  t.deepEqual(o.neighbours, ['none', 'fork-bomb']);
+});
+
+test('--help is recognised', (t) => {
+  t.is(parse('--help'), 'help');
+});
+
+const bad: [string[], RegExp][] = [
+  [['--profile', 'huge'], /unknown profile 'huge'; valid: smoke, quick, paper/],
+  [['--platforms', 'xen'], /unknown platform 'xen'; valid: baremetal, lxc/],
+  [['--workloads', 'spec'], /unknown workload 'spec'; valid: kernel-compile, filebench/],
+  [['--neighbours', 'noisy'], /unknown neighbour 'noisy'; valid: none, competing, orthogonal, adversarial, kernel-compile/],
+  [['--reps', '0'], /--reps must be between 1/],
+  [['--reps', 'three'], /--reps must be a whole number/],
+  [['--timeout', 'soon'], /--timeout must look like/],
+  [['--cpu-policy', 'pinned'], /unknown cpu policy 'pinned'; valid: cpuset, shares/],
+  [['--bogus'], /Unknown option '--bogus'/],
+  [['stray'], /positional argument/],
+];
+for (const [argv, re] of bad) {
+  test(`bad input ${argv.join(' ')} is one clear UsageError`, (t) => {
+    const err = t.throws(() => parse(...argv), { instanceOf: UsageError });
+    t.regex(err!.message, re);
+    t.false(err!.message.includes('\n'));
+  });
+}
+
+test('durations and sizes', (t) => {
+  t.is(parseDuration('90'), 90);
+  t.is(parseDuration('90s'), 90);
+  t.is(parseDuration('2h'), 7200);
+  t.is(parseSize('2G'), 2 * 1024 ** 3);
+  t.is(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
+  t.throws(() => parseSize('10M'), { message: /at least 64M/ });
+});
