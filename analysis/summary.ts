@@ -1,0 +1,326 @@
+// samples.jsonl -> one summary row per (cell, metric) -> summary.csv.
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { Sample } from '../core/types.ts';
+import { describe, ratioCI } from './stats.ts';
+
+/** One line of summary.csv. Numbers that are not defined (n < 2, no reference...) are NaN. */
+export interface SummaryRow {
+  suite: string;
+  cell: string;
+  platform: string;
+  workload: string;
+  resource: string;
+  neighbour_kind: string;
+  neighbour: string;
+  cpu_policy: string;
+  memory_limit: string;
+  overcommit: number;
+  metric: string;
+  unit: string;
+  better: string;
+  accel: string;
+  n: number;
+  mean: number;
+  sd: number;
+  cv: number;
+  median: number;
+  min: number;
+  max: number;
+  ci95_low: number;
+  ci95_high: number;
+  reference: string;
+  ratio: number;
+  ratio_ci95_low: number;
+  ratio_ci95_high: number;
+  dnf: number;
+  errors: number;
+  note: string;
+}
+
+/** The columns of summary.csv, in order. */
+export const SUMMARY_COLUMNS = [
+  'suite',
+  'cell',
+  'platform',
+  'workload',
+  'resource',
+  'neighbour_kind',
+  'neighbour',
+  'cpu_policy',
+  'memory_limit',
+  'overcommit',
+  'metric',
+  'unit',
+  'better',
+  'accel',
+  'n',
+  'mean',
+  'sd',
+  'cv',
+  'median',
+  'min',
+  'max',
+  'ci95_low',
+  'ci95_high',
+  'reference',
+  'ratio',
+  'ratio_ci95_low',
+  'ratio_ci95_high',
+  'dnf',
+  'errors',
+  'note',
+] as const satisfies readonly (keyof SummaryRow)[];
+
+export type SummaryColumn = (typeof SUMMARY_COLUMNS)[number];
+
+// Compile-time check that SUMMARY_COLUMNS names every field of SummaryRow.
+type MissingColumns = Exclude<keyof SummaryRow, SummaryColumn>;
+const everyFieldIsAColumn: [MissingColumns] extends [never] ? true : MissingColumns = true;
+void everyFieldIsAColumn;
+
+/** One sentence per column of summary.csv, for the README. */
+export const COLUMN_DOCS: Record<SummaryColumn, string> = {
+  suite: 'Suite that produced the samples.',
+  cell: 'Id of the matrix cell (platform x workload x neighbour x allocation x overcommit).',
+  platform: 'Driver the measured guest ran on (baremetal, lxc, kvm, ...).',
+  workload: 'Measured workload.',
+  resource: 'Resource the workload stresses (cpu, disk, memory, network).',
+  neighbour_kind: 'Kind of neighbour beside the measured guest (none, competing, orthogonal, adversarial).',
+  neighbour: 'Neighbour workload running beside the measured guest.',
+  cpu_policy: 'CPU allocation policy: cpuset (pinning) or shares.',
+  memory_limit: 'Memory limit kind: hard or soft.',
+  overcommit: 'Overcommit factor of the cell.',
+  metric: 'Metric name, as reported by the workload.',
+  unit: 'Unit of the metric and of every value column (mean, sd, median, min, max, ci95_*).',
+  better: 'Whether lower or higher values are better.',
+  accel: "Acceleration of the measured samples (native, kvm, tcg), joined with '+' when mixed.",
+  n: "Number of measured (non-warm-up) samples with status 'ok'; the statistics below are over these.",
+  mean: 'Arithmetic mean of the ok values.',
+  sd: 'Sample standard deviation (n-1 denominator); empty when n < 2.',
+  cv: 'Coefficient of variation, sd/mean; empty when n < 2.',
+  median: 'Median of the ok values.',
+  min: 'Smallest ok value.',
+  max: 'Largest ok value.',
+  ci95_low: 'Lower bound of the two-sided 95% Student-t confidence interval of the mean; empty when n < 2.',
+  ci95_high: 'Upper bound of the two-sided 95% Student-t confidence interval of the mean; empty when n < 2.',
+  reference: 'Id of the cell this one is compared against; empty for a reference cell.',
+  ratio: "mean of this cell / mean of the reference cell for the same metric ('ok' samples of both).",
+  ratio_ci95_low:
+    "Lower bound of the 95% confidence interval of the ratio (Fieller's theorem, independent samples, t at Welch-Satterthwaite df); empty when unbounded or not estimable.",
+  ratio_ci95_high: 'Upper bound of the 95% confidence interval of the ratio; empty when unbounded or not estimable.',
+  dnf: "Measured runs that did not finish (hit their timeout): samples with status 'dnf'.",
+  errors: "Measured runs that failed: samples with status 'error'.",
+  note: "Caveats for reading the row, separated by '; ' (mixed acceleration in a ratio, missing reference, unbounded CI...).",
+};
+
+const ACCEL_ORDER = ['native', 'kvm', 'tcg'];
+
+function accelSet(samples: readonly Sample[]): string {
+  const set = [...new Set(samples.map((s) => s.accel as string))];
+  set.sort((x, y) => {
+    const ix = ACCEL_ORDER.indexOf(x);
+    const iy = ACCEL_ORDER.indexOf(y);
+    if (ix !== iy) return (ix < 0 ? ACCEL_ORDER.length : ix) - (iy < 0 ? ACCEL_ORDER.length : iy);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return set.join('+');
+}
+
+interface Group {
+  cell: string;
+  metric: string;
+  samples: Sample[];
+  ok: Sample[];
+}
+
+function okValues(group: Group): number[] {
+  return group.ok.map((s) => s.value as number);
+}
+
+/**
+ * One row per (cell, metric), warm-up samples dropped, statistics over the 'ok' samples, ratios
+ * against each cell's reference cell. Rows come in order of first appearance of the cell, then of
+ * the metric within the cell.
+ */
+export function summarize(samples: readonly Sample[]): SummaryRow[] {
+  const groups = new Map<string, Map<string, Group>>();
+  for (const s of samples) {
+    if (s.warmup) continue;
+    let byMetric = groups.get(s.cell);
+    if (!byMetric) groups.set(s.cell, (byMetric = new Map()));
+    let group = byMetric.get(s.metric);
+    if (!group) byMetric.set(s.metric, (group = { cell: s.cell, metric: s.metric, samples: [], ok: [] }));
+    group.samples.push(s);
+    if (s.status === 'ok') {
+      if (typeof s.value !== 'number' || !Number.isFinite(s.value)) {
+        throw new Error(`sample of cell ${s.cell}, metric ${s.metric}, rep ${s.rep} has status 'ok' but value ${s.value}`);
+      }
+      group.ok.push(s);
+    }
+  }
+
+  const rows: SummaryRow[] = [];
+  for (const byMetric of groups.values()) {
+    for (const group of byMetric.values()) rows.push(summarizeGroup(group, groups));
+  }
+  return rows;
+}
+
+function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): SummaryRow {
+  const first = group.samples[0]!;
+  const notes: string[] = [];
+  const d = describe(okValues(group));
+  if (d.n === 0) notes.push('no ok samples');
+  else if (d.n === 1) notes.push('n=1: no sd or confidence interval');
+
+  const accel = accelSet(group.samples);
+  if (accel.includes('+')) notes.push(`cell mixes accel ${accel}`);
+  const units = [...new Set(group.samples.map((s) => s.unit))];
+  if (units.length > 1) notes.push(`mixed units: ${units.join(', ')}`);
+
+  const refId = group.samples.find((s) => s.reference !== undefined && s.reference !== '')?.reference;
+  const reference = refId !== undefined && refId !== group.cell ? refId : '';
+  let ratio = { ratio: NaN, low: NaN, high: NaN, g: NaN };
+  if (reference !== '') {
+    const ref = groups.get(reference)?.get(group.metric);
+    if (!ref) {
+      notes.push(`reference ${reference} has no samples for this metric`);
+    } else if (ref.ok.length === 0) {
+      notes.push('reference has no ok samples');
+    } else if (group.ok.length > 0) {
+      ratio = ratioCI(okValues(group), okValues(ref));
+      const mine = accelSet(group.ok);
+      const theirs = accelSet(ref.ok);
+      if (mine !== theirs) notes.push(`ratio compares ${mine} with ${theirs}`);
+      if (Number.isNaN(ratio.ratio)) notes.push('reference mean is 0: no ratio');
+      else if (group.ok.length < 2 || ref.ok.length < 2) notes.push('ratio CI needs at least 2 ok samples in both cells');
+      else if (Number.isNaN(ratio.low)) notes.push('ratio CI unbounded: reference mean not significantly different from 0');
+    }
+  }
+
+  return {
+    suite: first.suite,
+    cell: group.cell,
+    platform: first.platform,
+    workload: first.workload,
+    resource: first.resource,
+    neighbour_kind: first.neighbourKind,
+    neighbour: first.neighbour,
+    cpu_policy: first.cpuPolicy,
+    memory_limit: first.memoryLimit,
+    overcommit: first.overcommit,
+    metric: group.metric,
+    unit: first.unit,
+    better: first.better,
+    accel,
+    n: d.n,
+    mean: d.mean,
+    sd: d.sd,
+    cv: d.cv,
+    median: d.median,
+    min: d.min,
+    max: d.max,
+    ci95_low: d.ci95Low,
+    ci95_high: d.ci95High,
+    reference,
+    ratio: ratio.ratio,
+    ratio_ci95_low: ratio.low,
+    ratio_ci95_high: ratio.high,
+    dnf: group.samples.filter((s) => s.status === 'dnf').length,
+    errors: group.samples.filter((s) => s.status === 'error').length,
+    note: notes.join('; '),
+  };
+}
+
+/** A number with up to 6 significant digits and no trailing zeros; NaN, ±Infinity and undefined as ''. */
+export function formatNumber(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '';
+  return String(Number(x.toPrecision(6)));
+}
+
+/** summary.csv text (header row first) for the given rows. */
+export function summaryCsv(rows: readonly SummaryRow[]): string {
+  const records = rows.map((row) =>
+    SUMMARY_COLUMNS.map((col) => {
+      const v = row[col];
+      return typeof v === 'number' ? formatNumber(v) : v;
+    }),
+  );
+  return stringify(records, { header: true, columns: [...SUMMARY_COLUMNS] });
+}
+
+export interface ReadSamplesResult {
+  samples: Sample[];
+  /** 1-based number of a last line that did not parse and was ignored (a run cut off mid-write). */
+  ignoredLastLine?: number;
+}
+
+const STATUSES = new Set(['ok', 'dnf', 'error']);
+const STRING_FIELDS = ['suite', 'cell', 'platform', 'workload', 'metric', 'unit', 'accel'] as const;
+
+/** Why a parsed line is not a Sample, or undefined when it is one (checks what the summary relies on). */
+function sampleProblem(x: unknown): string | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
+  const o = x as Record<string, unknown>;
+  for (const f of STRING_FIELDS) {
+    if (typeof o[f] !== 'string') return `field "${f}" is not a string`;
+  }
+  if (typeof o.warmup !== 'boolean') return 'field "warmup" is not a boolean';
+  if (typeof o.status !== 'string' || !STATUSES.has(o.status)) return `field "status" is ${JSON.stringify(o.status)}, not ok|dnf|error`;
+  if (o.value !== null && typeof o.value !== 'number') return 'field "value" is neither a number nor null';
+  if (o.status === 'ok' && typeof o.value !== 'number') return "status is 'ok' but value is not a number";
+  if (o.reference !== undefined && typeof o.reference !== 'string') return 'field "reference" is not a string';
+  return undefined;
+}
+
+/**
+ * Read a samples.jsonl. Blank lines are skipped. A last line that is not valid JSON is taken for a
+ * write cut off by a crash and ignored (reported in ignoredLastLine); any other line that is not
+ * valid JSON, or not a Sample, throws an error naming the file and line.
+ */
+export async function readSamplesJsonl(file: string): Promise<ReadSamplesResult> {
+  const text = await readFile(file, 'utf8');
+  const lines = text.split('\n');
+  let last = lines.length - 1;
+  while (last >= 0 && lines[last]!.trim() === '') last--;
+  const samples: Sample[] = [];
+  let ignoredLastLine: number | undefined;
+  for (let i = 0; i <= last; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch (err) {
+      if (i === last) {
+        ignoredLastLine = i + 1;
+        break;
+      }
+      throw new Error(`${file}:${i + 1}: corrupt line, not valid JSON (${(err as Error).message})`);
+    }
+    const problem = sampleProblem(parsed);
+    if (problem) throw new Error(`${file}:${i + 1}: not a sample: ${problem}`);
+    samples.push(parsed as Sample);
+  }
+  return ignoredLastLine === undefined ? { samples } : { samples, ignoredLastLine };
+}
+
+export interface WriteSummaryResult {
+  /** Path of the summary.csv written. */
+  path: string;
+  rows: SummaryRow[];
+  /** As in readSamplesJsonl: a cut-off last line of samples.jsonl that was ignored. */
+  ignoredLastLine?: number;
+}
+
+/** Read `<resultDir>/samples.jsonl`, summarize it and write `<resultDir>/summary.csv`. */
+export async function writeSummaryCsv(resultDir: string): Promise<WriteSummaryResult> {
+  const { samples, ignoredLastLine } = await readSamplesJsonl(join(resultDir, 'samples.jsonl'));
+  const rows = summarize(samples);
+  const path = join(resultDir, 'summary.csv');
+  await writeFile(path, summaryCsv(rows));
+  return ignoredLastLine === undefined ? { path, rows } : { path, rows, ignoredLastLine };
+}
