@@ -125,7 +125,7 @@ function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _
     overcommit: 1,
   });
   if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');
-  const guestsPerRun = cells.some((c) => c.neighbour !== 'none') ? 2 : 1;
+  const guestsPerRun = Math.max(...cells.map((c) => 1 + (c.neighbour === 'none' ? 0 : 1) + (WORKLOADS[c.workload]?.tiers?.length ?? 0)));
   const fit = fitToHost(opts, guestsPerRun, cpus().length, totalmem());
   return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit };
 }
@@ -310,8 +310,9 @@ async function measure(
   const ac = new AbortController();
   const onOuter = () => ac.abort();
   outer.addEventListener('abort', onOuter, { once: true });
-  const ctx: RunContext = { ...prep, signal: ac.signal, timeoutS: profile.timeoutS };
-  const layout = cpuLayout(cell.cpuPolicy, plan.vcpus, cpus().length, plan.guestsPerRun);
+  const ctx: RunContext = { ...prep, signal: ac.signal, timeoutS: profile.timeoutS, tiers: {} };
+  // guest order for pinning: target, neighbour, then the workload's other tiers
+  const layout = cpuLayout(cell.cpuPolicy, plan.vcpus, cpus().length, 2 + (workload.tiers?.length ?? 0));
   const id = `vb${++guestCounter}-${process.pid % 10000}`;
   const guests: Guest[] = [];
   let target: Guest | undefined;
@@ -326,6 +327,11 @@ async function measure(
     target = await driver.provision(specFor(`${id}-target`, plan, profile, layout[0]!, cell, shares.get(`w:${workload.name}`) ?? []), ctx);
     guests.push(target);
     const tg = target;
+    for (const [i, tier] of (workload.tiers ?? []).entries()) {
+      const g = await driver.provision(specFor(`${id}-${tier}`, plan, profile, layout[2 + i]!, cell, shares.get(`w:${workload.name}`) ?? []), ctx);
+      guests.push(g);
+      ctx.tiers[tier] = g;
+    }
     await deadline(workload.setup(tg, ctx), profile.timeoutS * 1000, () => ac.abort());
     if (neighbour) {
       const ng = await driver.provision(specFor(`${id}-${neighbour.name}`, plan, profile, layout[1]!, cell, shares.get(`n:${neighbour.name}`) ?? []), ctx);

@@ -147,6 +147,8 @@ export interface RunContext extends PrepareContext {
   signal: AbortSignal;
   /** Seconds left for the measured part. */
   timeoutS: number;
+  /** The workload's extra guests by tier name (see Workload.tiers), same platform and size as the target. */
+  tiers: Record<string, Guest>;
 }
 
 export interface Workload {
@@ -161,6 +163,11 @@ export interface Workload {
   readonly guestPackages: string[];
   /** Host packages needed to prepare host-side assets. */
   readonly hostPackages?: string[];
+  /**
+   * Extra guests beside the measured one (e.g. RUBiS: ['db', 'client'] with the web tier as the
+   * target), provisioned by the runner on the same platform with the same size, in ctx.tiers.
+   */
+  readonly tiers?: string[];
   /** Once per suite run on the host: build caches; returns directories to share into every guest. */
   prepareHost?(ctx: PrepareContext): Promise<Share[]>;
   /** Per guest, unmeasured. */

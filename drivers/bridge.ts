@@ -3,7 +3,7 @@
 import { execa } from 'execa';
 import { onCleanup } from '../core/cleanup.ts';
 
-export const BRIDGE = 'vbbr0';
+export const BRIDGE = process.env.VIRTBENCH_BRIDGE ?? 'vbbr0';
 const CANDIDATES = ['10.213.77', '10.214.78', '172.29.213', '192.168.213'];
 
 export interface HarnessNet {

@@ -100,7 +100,7 @@ export function settingsFor(spec: GuestSpec, version: CgroupVersion, ceilingByte
 }
 
 /** The harness's own parent group in every hierarchy. */
-export const HARNESS_GROUP = 'virtbench';
+export const HARNESS_GROUP = process.env.VIRTBENCH_CGROUP ?? 'virtbench';
 
 function dirFor(layout: CgroupLayout, controller: string, rel: string): string | undefined {
   const mount = layout.mounts[controller];
