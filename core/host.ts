@@ -11,7 +11,8 @@ export const CACHE_DIR = process.env.VIRTBENCH_CACHE ?? '/var/cache/virtbench';
 /** Per-run state of guests; everything under it belongs to a live run and is swept after a crash. */
 export const STATE_DIR = process.env.VIRTBENCH_STATE ?? '/var/lib/virtbench';
 export const GUESTS_DIR = `${STATE_DIR}/baremetal`;
-const LOCK_FILE = '/run/virtbench.lock';
+/** One harness run per host; tests that run harnesses side by side with their own state may name another. */
+const LOCK_FILE = process.env.VIRTBENCH_LOCK ?? '/run/virtbench.lock';
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;

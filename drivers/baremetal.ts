@@ -9,8 +9,12 @@ import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/
 import { HarnessCgroup, sweepHarnessGroups } from './cgroups.ts';
 import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
-// Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes.
-const JOIN_AND_EXEC = 'for f in $VB_PROCS; do echo $$ > "$f" || exit 112; done; unset VB_PROCS; exec bash -c "$VB_SCRIPT"';
+// Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes; then,
+// in a private mount namespace (no cost to the workload), binds read-only shares read-only over
+// themselves, so that a guest cannot write into the harness's caches even as root.
+const JOIN_AND_EXEC = 'for f in $VB_PROCS; do echo $$ > "$f" || exit 112; done; unset VB_PROCS; exec unshare --mount --propagation private bash -c "$VB_MOUNT_RO"';
+const MOUNT_RO_AND_EXEC =
+  'while IFS= read -r d; do [ -z "$d" ] || mount --bind -o ro "$d" "$d" || exit 113; done <<< "$VB_RO"; unset VB_RO VB_MOUNT_RO; exec bash -c "$VB_SCRIPT"';
 
 class BareMetalGuest implements Guest {
   readonly platform = 'baremetal';
@@ -44,7 +48,13 @@ class BareMetalGuest implements Guest {
     return {
       file: 'bash',
       args: ['-c', JOIN_AND_EXEC],
-      env: { ...opts.env, VB_PROCS: this.cgroup.procsFiles().join(' '), VB_SCRIPT: withContext(script, { cwd: opts.cwd }) },
+      env: {
+        ...opts.env,
+        VB_PROCS: this.cgroup.procsFiles().join(' '),
+        VB_MOUNT_RO: MOUNT_RO_AND_EXEC,
+        VB_RO: this.spec.shares.filter((s) => s.readonly).map((s) => s.host).join('\n'),
+        VB_SCRIPT: withContext(script, { cwd: opts.cwd }),
+      },
     };
   }
 

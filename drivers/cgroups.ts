@@ -3,6 +3,7 @@
 // both platforms get exactly the same limits.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
 import type { GuestSpec, GuestUsage } from '../core/types.ts';
 
 export type CgroupVersion = 1 | 2;
@@ -120,8 +121,18 @@ function readTrim(path: string): string | undefined {
   }
 }
 
+let parentRegistered = false;
+
 /** Create the harness parent group; v1 cpuset needs cpus/mems copied down, v2 needs controllers delegated. */
 export function ensureHarnessGroup(layout = cgroupLayout()): void {
+  if (!parentRegistered) {
+    parentRegistered = true;
+    // registered first, so removed last: after every guest group below it is gone
+    onCleanup('harness cgroup', async () => {
+      parentRegistered = false;
+      await removeTree(uniqueDirs(layout, HARNESS_GROUP, layout.version === 1 ? CONTROLLERS : ['cpu']));
+    });
+  }
   if (layout.version === 1) {
     for (const dir of uniqueDirs(layout, HARNESS_GROUP, CONTROLLERS)) mkdirSync(dir, { recursive: true });
     const cpuset = dirFor(layout, 'cpuset', HARNESS_GROUP);

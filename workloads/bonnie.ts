@@ -1,0 +1,51 @@
+// The disk adversary (the study's bonnie++): bonnie++ over and over in its own guest, sequential
+// writes, rewrites and reads of a file twice the RAM it is told about, then small-file creation
+// and deletion. Bounded from outside: its file size (disk), the guest's memory and pids limits,
+// a deadline in the loop itself, and stop() / the runner's deadline kill through the cgroup.
+import type { Guest, Neighbour, ProfileName, RunContext, RunningNeighbour } from '../core/types.ts';
+import { q } from './service-util.ts';
+
+/** RAM bonnie++ is told about (-r), MiB; it writes twice that per pass. */
+export const BONNIE_RAM_MIB: Record<ProfileName, number> = { smoke: 256, quick: 1024, paper: 4096 };
+
+export function bonnieScript(o: { dir: string; ramMiB: number; deadlineS: number }): string {
+  return [
+    `mkdir -p ${q(o.dir)} && cd ${q(o.dir)} || exit 1`,
+    `end=$((SECONDS + ${Math.ceil(o.deadlineS)})); n=0`,
+    `while [ $SECONDS -lt $end ]; do`,
+    // -s file MiB, -r RAM MiB, -n small files x1024, -x 1 pass, -q CSV on stdout, -u root is required as root
+    `  bonnie++ -d ${q(o.dir)} -s ${2 * o.ramMiB} -r ${o.ramMiB} -n 8 -x 1 -q -u root > last.csv 2> last.err || sleep 1`,
+    `  n=$((n + 1)); echo $n > passes`,
+    `done`,
+  ].join('\n');
+}
+
+const bonnie: Neighbour = {
+  name: 'bonnie',
+  resource: 'disk',
+  kind: 'adversarial',
+  description: 'bonnie++ in a loop: sequential write/rewrite/read of 2x its RAM figure, small-file create/delete',
+  guestPackages: ['bonnie++'],
+  hostPackages: ['bonnie++'],
+  async setup(guest: Guest, ctx: RunContext) {
+    await guest.sh('command -v bonnie++ >/dev/null || { echo "bonnie++ is not installed in the guest" >&2; exit 2; }', { signal: ctx.signal, timeoutMs: 30_000 });
+  },
+  async start(guest: Guest, ctx: RunContext): Promise<RunningNeighbour> {
+    const dir = `${guest.workdir}/bonnie`;
+    const proc = guest.spawn(bonnieScript({ dir, ramMiB: BONNIE_RAM_MIB[ctx.profile.name], deadlineS: ctx.timeoutS + 60 }));
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    return {
+      async stop() {
+        const passes = Number((await guest.sh(`cat ${q(dir + '/passes')} 2>/dev/null || echo 0`, { check: false, timeoutMs: 10_000 })).stdout.trim()) || 0;
+        await guest.killAll();
+        proc.kill('SIGKILL');
+        await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
+        await guest.sh(`rm -rf ${q(dir)}`, { check: false, timeoutMs: 60_000 });
+        return { detail: { completedPasses: passes, fileMiB: 2 * BONNIE_RAM_MIB[ctx.profile.name], seconds: Math.round((Date.now() - t0) / 100) / 10 } };
+      },
+    };
+  },
+};
+
+export default bonnie;

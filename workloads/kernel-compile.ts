@@ -1,0 +1,132 @@
+// The study's CPU workload: compiling Linux. Debian's linux-source is unpacked once on the host
+// and shared read-only into every guest at the same path; each profile's configured tree (the
+// .config plus `make prepare`, built once on the host) is a small template that every run copies
+// into its guest, so the timed part is `make -j<vCPUs> <targets>` out of tree and nothing else.
+//   paper: defconfig, the whole kernel (the study's setting)
+//   quick: tinyconfig, the whole kernel (about 90 s on 2 cores here)
+//   smoke: tinyconfig, five subtrees of kernel/ (about 10 s on one core here)
+import { execa } from 'execa';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UnavailableError } from '../core/errors.ts';
+import type { Guest, Metric, PrepareContext, ProfileName, RunContext, Share, Workload } from '../core/types.ts';
+import { q } from './service-util.ts';
+
+export interface BuildPlan {
+  config: string;
+  /** make targets; empty = the default target (the whole kernel). */
+  targets: string[];
+}
+
+export const BUILD_PLANS: Record<ProfileName, BuildPlan> = {
+  smoke: { config: 'tinyconfig', targets: ['kernel/sched/', 'kernel/time/', 'kernel/irq/', 'kernel/locking/', 'kernel/printk/'] },
+  quick: { config: 'tinyconfig', targets: [] },
+  paper: { config: 'defconfig', targets: [] },
+};
+
+export const BUILD_PACKAGES = ['make', 'gcc', 'libc6-dev', 'bc', 'bison', 'flex', 'libelf-dev', 'libssl-dev'];
+
+/** bash's `time` with TIMEFORMAT='vb-time %R %U %S': wall, user and system seconds of the build. */
+export function parseBuildTime(output: string): { wallS: number; userS: number; sysS: number } {
+  const m = output.match(/^vb-time (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/m);
+  if (!m) throw new Error('no timing line in the build output');
+  return { wallS: Number(m[1]), userS: Number(m[2]), sysS: Number(m[3]) };
+}
+
+/** The guest-side script of one measured build: fresh copy of the template, then the timed make. */
+export function buildScript(o: { srcDir: string; templateDir: string; buildDir: string; jobs: number; targets: string[] }): string {
+  const targets = o.targets.map(q).join(' ');
+  return [
+    `rm -rf ${q(o.buildDir)} && cp -a ${q(o.templateDir)} ${q(o.buildDir)} || exit 1`,
+    `TIMEFORMAT='vb-time %R %U %S'`,
+    `time make -s -C ${q(o.srcDir)} O=${q(o.buildDir)} -j${o.jobs} ${targets} > ${q(o.buildDir + '.log')} 2>&1`,
+    `rc=$?; if [ $rc -ne 0 ]; then tail -5 ${q(o.buildDir + '.log')} >&2; exit $rc; fi`,
+  ].join('\n');
+}
+
+let tree: { srcDir: string; cacheRoot: string } | undefined;
+
+/** Unpack Debian's linux-source once; returns the source directory. */
+async function ensureSource(cacheDir: string, log: (l: string) => void): Promise<{ srcDir: string; cacheRoot: string }> {
+  const tarball = existsSync('/usr/src') ? readdirSync('/usr/src').filter((f) => /^linux-source-[\d.]+\.tar\.xz$/.test(f)).sort().pop() : undefined;
+  if (!tarball) throw new UnavailableError('no /usr/src/linux-source-*.tar.xz: install the linux-source package');
+  const version = tarball.replace(/^linux-source-/, '').replace(/\.tar\.xz$/, '');
+  const pkg = await execa('dpkg-query', ['-W', '-f', '${Version}', `linux-source-${version}`], { reject: false });
+  const cacheRoot = join(cacheDir, 'linux', `${version}-${pkg.stdout.trim() || 'unknown'}`);
+  const srcDir = join(cacheRoot, `linux-source-${version}`);
+  if (existsSync(join(cacheRoot, '.unpacked'))) return { srcDir, cacheRoot };
+  log(`unpacking ${tarball} into ${cacheRoot} (once; about 15 s)`);
+  const tmp = `${cacheRoot}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  await execa('tar', ['-xf', join('/usr/src', tarball), '-C', tmp]);
+  await writeFile(join(tmp, '.unpacked'), tarball + '\n');
+  await rm(cacheRoot, { recursive: true, force: true });
+  await rename(tmp, cacheRoot);
+  return { srcDir, cacheRoot };
+}
+
+/** The configured and prepared build directory a profile's runs start from, built once. */
+async function ensureTemplate(srcDir: string, cacheRoot: string, plan: BuildPlan, log: (l: string) => void): Promise<string> {
+  const dir = join(cacheRoot, `template-${plan.config}`);
+  if (existsSync(join(dir, '.vb-ready'))) return dir;
+  log(`configuring the kernel tree (${plan.config}, make prepare) once`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  for (const args of [[plan.config], ['-j2', 'prepare']]) {
+    const r = await execa('make', ['-s', '-C', srcDir, `O=${tmp}`, ...args], { reject: false, all: true });
+    if (r.exitCode !== 0) throw new UnavailableError(`make ${args.join(' ')} of the kernel template failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+  await writeFile(join(tmp, '.vb-ready'), '');
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  return dir;
+}
+
+const kernelCompile: Workload = {
+  name: 'kernel-compile',
+  resource: 'cpu',
+  description: "Linux kernel compile (Debian's linux-source), make -j<vCPUs>, out of tree",
+  estimatedSeconds: { smoke: 20, quick: 150, paper: 1800 },
+  metrics: [
+    { metric: 'wall_s', unit: 's', better: 'lower' },
+    { metric: 'cpu_s', unit: 's', better: 'lower' },
+  ],
+  guestPackages: BUILD_PACKAGES,
+  hostPackages: ['linux-source', 'xz-utils', ...BUILD_PACKAGES],
+  async prepareHost(ctx: PrepareContext): Promise<Share[]> {
+    const { srcDir, cacheRoot } = await ensureSource(ctx.cacheDir, ctx.log);
+    await ensureTemplate(srcDir, cacheRoot, BUILD_PLANS[ctx.profile.name], ctx.log);
+    tree = { srcDir, cacheRoot };
+    return [{ host: cacheRoot, guest: cacheRoot, readonly: true }];
+  },
+  async setup(guest: Guest, ctx: RunContext) {
+    if (!tree) throw new Error('kernel-compile used before prepareHost()');
+    const r = await guest.sh(`for c in make gcc bc flex bison; do command -v $c >/dev/null || echo $c; done; test -f ${q(tree.srcDir + '/Makefile')} || echo source`, {
+      timeoutMs: 30_000,
+      signal: ctx.signal,
+    });
+    const missing = r.stdout.trim().split('\n').filter(Boolean);
+    if (missing.length) throw new Error(`guest ${guest.name} lacks ${missing.join(', ')} for the kernel compile`);
+  },
+  async run(guest: Guest, ctx: RunContext): Promise<Metric[]> {
+    if (!tree) throw new Error('kernel-compile used before prepareHost()');
+    const plan = BUILD_PLANS[ctx.profile.name];
+    const script = buildScript({
+      srcDir: tree.srcDir,
+      templateDir: join(tree.cacheRoot, `template-${plan.config}`),
+      buildDir: `${guest.workdir}/linux-build`,
+      jobs: guest.spec.vcpus,
+      targets: plan.targets,
+    });
+    const r = await guest.sh(script, { signal: ctx.signal });
+    const t = parseBuildTime(r.stderr);
+    return [
+      { metric: 'wall_s', unit: 's', better: 'lower', value: t.wallS },
+      { metric: 'cpu_s', unit: 's', better: 'lower', value: t.userS + t.sysS },
+    ];
+  },
+};
+
+export default kernelCompile;
