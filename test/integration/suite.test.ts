@@ -65,7 +65,7 @@ test('isolation smoke matrix on baremetal and lxc', async (t) => {
   const text = readFileSync(join(resultDir, 'summary.csv'), 'utf8');
   t.deepEqual(text.split('\n')[0]!.split(','), [...SUMMARY_COLUMNS]);
   const rows = parseCsv(text);
-  t.deepEqual(new Set(rows.map((x) => x.cell)), new Set(manifest.cells.map((c) => c.id)), 'a row for every cell');
+  t.deepEqual([...new Set(rows.map((x) => x.cell))].sort(), manifest.cells.map((c) => c.id).sort(), 'a row for every cell');
   for (const row of rows) {
     t.is(row.n, '3', `${row.cell} ${row.metric}`);
     for (const col of ['mean', 'sd', 'cv', 'median', 'min', 'max', 'ci95_low', 'ci95_high']) t.not(row[col], '', `${row.cell} ${row.metric} ${col}`);
