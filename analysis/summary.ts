@@ -180,6 +180,9 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   if (accel.includes('+')) notes.push(`cell mixes accel ${accel}`);
   const units = [...new Set(group.samples.map((s) => s.unit))];
   if (units.length > 1) notes.push(`mixed units: ${units.join(', ')}`);
+  // how the values were obtained (e.g. fio standing in for filebench): said once, and flagged when mixed
+  const how = [...new Set(group.ok.map((s) => s.note).filter((n): n is string => Boolean(n)))];
+  if (how.length > 0) notes.push(how.length > 1 ? `mixes ${how.join(' and ')}` : how[0]!);
 
   const refId = group.samples.find((s) => s.reference !== undefined && s.reference !== '')?.reference;
   const reference = refId !== undefined && refId !== group.cell ? refId : '';

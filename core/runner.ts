@@ -413,6 +413,7 @@ async function measure(
       start: start.toISOString(),
       end: end.toISOString(),
       neighbourDetail,
+      ...(got?.note ? { note: got.note } : {}),
     };
   });
 }

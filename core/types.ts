@@ -120,6 +120,8 @@ export interface MetricSpec {
 
 export interface Metric extends MetricSpec {
   value: number;
+  /** How the value was obtained when that can differ between runs (e.g. which tool measured it). */
+  note?: string;
 }
 
 export interface Profile {
@@ -242,4 +244,6 @@ export interface Sample {
   start: string;
   end: string;
   neighbourDetail?: Record<string, number | string>;
+  /** The workload's note on how this value was obtained (Metric.note). */
+  note?: string;
 }

@@ -290,3 +290,14 @@ test('a line that parses but is not a sample is an error, even when last', async
   const err = await t.throwsAsync(readSamplesJsonl(file));
   t.regex(err.message, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: not a sample`));
 });
+
+test('the tool behind a value is said in the note, and a cell mixing tools is flagged', (t) => {
+  const fio = 'fio job equivalent to filebench randomrw';
+  const one = summarize([1, 2, 3].map((v) => sample({ cell: 'a', metric: 'ops_s', value: v, note: fio })));
+  t.is(one[0]!.note, fio);
+  const mixed = summarize([
+    sample({ cell: 'b', metric: 'ops_s', value: 1, note: fio }),
+    sample({ cell: 'b', metric: 'ops_s', value: 2, note: 'filebench randomrw' }),
+  ]);
+  t.regex(mixed[0]!.note, new RegExp(`mixes ${fio} and filebench randomrw`));
+});
