@@ -25,7 +25,8 @@ export const BUILD_PLANS: Record<ProfileName, BuildPlan> = {
   paper: { config: 'defconfig', targets: [] },
 };
 
-export const BUILD_PACKAGES = ['make', 'gcc', 'libc6-dev', 'bc', 'bison', 'flex', 'libelf-dev', 'libssl-dev'];
+/** What a build needs beyond minbase; xz-utils compresses tinyconfig's kernel image, cpio packs in-kernel headers. */
+export const BUILD_PACKAGES = ['make', 'gcc', 'libc6-dev', 'bc', 'bison', 'flex', 'libelf-dev', 'libssl-dev', 'xz-utils', 'cpio'];
 
 /** bash's `time` with TIMEFORMAT='vb-time %R %U %S': wall, user and system seconds of the build. */
 export function parseBuildTime(output: string): { wallS: number; userS: number; sysS: number } {
@@ -41,7 +42,8 @@ export function buildScript(o: { srcDir: string; templateDir: string; buildDir: 
     `rm -rf ${q(o.buildDir)} && cp -a ${q(o.templateDir)} ${q(o.buildDir)} || exit 1`,
     `TIMEFORMAT='vb-time %R %U %S'`,
     `time make -s -C ${q(o.srcDir)} O=${q(o.buildDir)} -j${o.jobs} ${targets} > ${q(o.buildDir + '.log')} 2>&1`,
-    `rc=$?; if [ $rc -ne 0 ]; then tail -5 ${q(o.buildDir + '.log')} >&2; exit $rc; fi`,
+    // make's last lines only say which target failed; the cause is the first error line
+    `rc=$?; if [ $rc -ne 0 ]; then { grep -m2 -E 'error|not found|No such file' ${q(o.buildDir + '.log')}; tail -2 ${q(o.buildDir + '.log')}; } >&2; exit $rc; fi`,
   ].join('\n');
 }
 
@@ -103,7 +105,7 @@ const kernelCompile: Workload = {
   },
   async setup(guest: Guest, ctx: RunContext) {
     if (!tree) throw new Error('kernel-compile used before prepareHost()');
-    const r = await guest.sh(`for c in make gcc bc flex bison; do command -v $c >/dev/null || echo $c; done; test -f ${q(tree.srcDir + '/Makefile')} || echo source`, {
+    const r = await guest.sh(`for c in make gcc bc flex bison xz; do command -v $c >/dev/null || echo $c; done; test -f ${q(tree.srcDir + '/Makefile')} || echo source`, {
       timeoutMs: 30_000,
       signal: ctx.signal,
     });
