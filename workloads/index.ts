@@ -5,10 +5,16 @@ import filebench from './filebench.ts';
 import forkBomb from './fork-bomb.ts';
 import kernelCompile from './kernel-compile.ts';
 import { loopNeighbour } from './loop.ts';
+import mallocBomb from './malloc-bomb.ts';
+import specjbbLike from './specjbb-like.ts';
+import udpFlood from './udp-flood.ts';
+import ycsbRedis from './ycsb-redis.ts';
 
 export const WORKLOADS: Record<string, Workload> = {
   filebench,
   'kernel-compile': kernelCompile,
+  'ycsb-redis': ycsbRedis,
+  'specjbb-like': specjbbLike,
 };
 
 /** Neighbours by name; a suite row says which kind (competing, orthogonal, adversarial) each one plays. */
@@ -17,6 +23,10 @@ export const NEIGHBOURS: Record<string, Neighbour> = {
   filebench: loopNeighbour(filebench),
   'fork-bomb': forkBomb,
   bonnie,
+  'ycsb-redis': loopNeighbour(ycsbRedis),
+  'specjbb-like': loopNeighbour(specjbbLike),
+  'malloc-bomb': mallocBomb,
+  'udp-flood': udpFlood,
 };
 
 /** Every package any guest image needs, so one cached image serves every suite. */

@@ -1,0 +1,259 @@
+// A lean Redis (RESP2) connection: commands written as one buffer each, replies parsed in place
+// (bulk strings are views into the received chunk, never copied or decoded). One connection is one
+// YCSB client thread; keeping the client cheap per operation keeps it from being the bottleneck.
+import { Socket, connect } from 'node:net';
+
+export class RedisReplyError extends Error {
+  override name = 'RedisReplyError';
+}
+
+export type Reply = string | number | Buffer | null | RedisReplyError | Reply[];
+
+const CR = 13;
+const NEED_MORE = Symbol('need-more');
+type Parsed = { value: Reply; end: number } | typeof NEED_MORE;
+
+function readInt(buf: Buffer, start: number, end: number): number {
+  let i = start;
+  let neg = false;
+  if (buf[i] === 45) {
+    neg = true;
+    i++;
+  }
+  let n = 0;
+  for (; i < end; i++) n = n * 10 + (buf[i]! - 48);
+  return neg ? -n : n;
+}
+
+/** Parse one reply at `pos`; NEED_MORE when the buffer ends inside it. */
+export function parseReply(buf: Buffer, pos: number): Parsed {
+  if (pos >= buf.length) return NEED_MORE;
+  const type = buf[pos];
+  const lineEnd = buf.indexOf(CR, pos + 1);
+  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return NEED_MORE;
+  const next = lineEnd + 2;
+  switch (type) {
+    case 43: // +
+      return { value: buf.toString('latin1', pos + 1, lineEnd), end: next };
+    case 45: // -
+      return { value: new RedisReplyError(buf.toString('utf8', pos + 1, lineEnd)), end: next };
+    case 58: // :
+      return { value: readInt(buf, pos + 1, lineEnd), end: next };
+    case 36: {
+      // $
+      const len = readInt(buf, pos + 1, lineEnd);
+      if (len < 0) return { value: null, end: next };
+      if (next + len + 2 > buf.length) return NEED_MORE;
+      return { value: buf.subarray(next, next + len), end: next + len + 2 };
+    }
+    case 42: {
+      // *
+      const count = readInt(buf, pos + 1, lineEnd);
+      if (count < 0) return { value: null, end: next };
+      const items: Reply[] = new Array(count);
+      let p = next;
+      for (let i = 0; i < count; i++) {
+        const r = parseReply(buf, p);
+        if (r === NEED_MORE) return NEED_MORE;
+        items[i] = r.value;
+        p = r.end;
+      }
+      return { value: items, end: p };
+    }
+    default:
+      throw new Error(`unexpected byte ${type} in a Redis reply`);
+  }
+}
+
+/**
+ * Like parseReply but without building values: arrays and bulk strings come back as their
+ * element count / length (a nil as null). Status and error replies are kept. The hot path of
+ * YCSB reads only needs to know that a record came back, not its bytes.
+ */
+export function skipReply(buf: Buffer, pos: number): Parsed {
+  if (pos >= buf.length) return NEED_MORE;
+  const type = buf[pos];
+  const lineEnd = buf.indexOf(CR, pos + 1);
+  if (lineEnd < 0 || lineEnd + 1 >= buf.length) return NEED_MORE;
+  const next = lineEnd + 2;
+  switch (type) {
+    case 36: {
+      const len = readInt(buf, pos + 1, lineEnd);
+      if (len < 0) return { value: null, end: next };
+      if (next + len + 2 > buf.length) return NEED_MORE;
+      return { value: len, end: next + len + 2 };
+    }
+    case 42: {
+      const count = readInt(buf, pos + 1, lineEnd);
+      if (count < 0) return { value: null, end: next };
+      let p = next;
+      for (let i = 0; i < count; i++) {
+        const r = skipReply(buf, p);
+        if (r === NEED_MORE) return NEED_MORE;
+        p = r.end;
+      }
+      return { value: count, end: p };
+    }
+    default:
+      return parseReply(buf, pos);
+  }
+}
+
+/** The RESP encoding of one command. */
+export function encodeCommand(args: ReadonlyArray<string | Buffer>): Buffer {
+  let size = 1 + String(args.length).length + 2;
+  const lens = new Array<number>(args.length);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const l = typeof a === 'string' ? Buffer.byteLength(a) : a.length;
+    lens[i] = l;
+    size += 1 + String(l).length + 2 + l + 2;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let p = out.write(`*${args.length}\r\n`, 0, 'latin1');
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    p += out.write(`$${lens[i]}\r\n`, p, 'latin1');
+    if (typeof a === 'string') p += out.write(a, p);
+    else p += a.copy(out, p);
+    out[p++] = 13;
+    out[p++] = 10;
+  }
+  return out;
+}
+
+interface Pending {
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+  /** Build the reply's values (true) or only its shape (false, see skipReply). */
+  full: boolean;
+}
+
+export class RespConnection {
+  private pending: Pending[] = [];
+  private head = 0;
+  private rest: Buffer | undefined;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly where: string,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new Error(`redis ${where}: ${err.message}`)));
+    socket.on('close', () => this.fail(new Error(`redis ${where}: connection closed`)));
+  }
+
+  static connect(host: string, port: number, timeoutMs = 5000): Promise<RespConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`redis ${host}:${port}: no connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new RespConnection(socket, `${host}:${port}`));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`redis ${host}:${port}: ${err.message}`));
+      });
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    const waiting = this.pending.slice(this.head);
+    this.pending = [];
+    this.head = 0;
+    for (const p of waiting) p.reject(err);
+  }
+
+  private onData(chunk: Buffer): void {
+    let buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    let pos = 0;
+    for (;;) {
+      const p = this.pending[this.head];
+      if (!p) {
+        if (pos < buf.length) {
+          this.fail(new Error(`redis ${this.where}: a reply arrived that nobody asked for`));
+          this.socket.destroy();
+          return;
+        }
+        break;
+      }
+      const r = p.full ? parseReply(buf, pos) : skipReply(buf, pos);
+      if (r === NEED_MORE) break;
+      pos = r.end;
+      this.head++;
+      p.resolve(r.value);
+    }
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    this.rest = pos < buf.length ? buf.subarray(pos) : undefined;
+    buf = undefined as unknown as Buffer;
+  }
+
+  /** Send one command; the reply (a Redis error reply resolves as a RedisReplyError value). */
+  command(args: ReadonlyArray<string | Buffer>): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.push({ resolve, reject, full: true });
+      this.socket.write(encodeCommand(args));
+    });
+  }
+
+  /** Write an encoded command (hot path); `full` false: the reply's shape only (see skipReply). */
+  raw(encoded: Buffer, full = true): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.push({ resolve, reject, full });
+      this.socket.write(encoded);
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => {
+        this.socket.destroy();
+        resolve();
+      }, 2000).unref();
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** PING until it answers PONG or the deadline passes; the last failure explains why not. */
+export async function waitForRedis(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = 'no attempt';
+  while (Date.now() < until) {
+    if (signal?.aborted) throw new Error('aborted while waiting for redis');
+    try {
+      const c = await RespConnection.connect(host, port, 1000);
+      try {
+        const r = await c.command(['PING']);
+        if (r === 'PONG') return;
+        last = `PING answered ${String(r)}`;
+      } finally {
+        c.destroy();
+      }
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`redis-server at ${host}:${port} did not become ready within ${Math.round(timeoutMs / 1000)} s (${last})`);
+}
