@@ -142,10 +142,11 @@ function okValues(group: Group): number[] {
 
 /**
  * One row per (cell, metric), warm-up samples dropped, statistics over the 'ok' samples, ratios
- * against each cell's reference cell. Rows come in order of first appearance of the cell, then of
- * the metric within the cell.
+ * against each cell's reference cell. Rows come in `cellOrder` (the suite's matrix order, from the
+ * manifest) when given, cells it does not list after those in order of first appearance; metrics
+ * in order of first appearance within the cell. Runs are shuffled, a table should not be.
  */
-export function summarize(samples: readonly Sample[]): SummaryRow[] {
+export function summarize(samples: readonly Sample[], cellOrder: readonly string[] = []): SummaryRow[] {
   const groups = new Map<string, Map<string, Group>>();
   for (const s of samples) {
     if (s.warmup) continue;
@@ -162,8 +163,11 @@ export function summarize(samples: readonly Sample[]): SummaryRow[] {
     }
   }
 
+  const rank = new Map(cellOrder.map((id, i) => [id, i]));
+  const cells = [...groups.keys()];
+  const position = (id: string) => rank.get(id) ?? cellOrder.length + cells.indexOf(id);
   const rows: SummaryRow[] = [];
-  for (const byMetric of groups.values()) {
+  for (const byMetric of cells.sort((a, b) => position(a) - position(b)).map((id) => groups.get(id)!)) {
     for (const group of byMetric.values()) rows.push(summarizeGroup(group, groups));
   }
   return rows;
@@ -319,10 +323,20 @@ export interface WriteSummaryResult {
   ignoredLastLine?: number;
 }
 
+/** Cell ids in the order the suite declared them; empty when there is no readable manifest. */
+async function manifestCellOrder(resultDir: string): Promise<string[]> {
+  try {
+    const m = JSON.parse(await readFile(join(resultDir, 'manifest.json'), 'utf8')) as { cells?: { id?: unknown }[] };
+    return (m.cells ?? []).flatMap((c) => (typeof c.id === 'string' ? [c.id] : []));
+  } catch {
+    return [];
+  }
+}
+
 /** Read `<resultDir>/samples.jsonl`, summarize it and write `<resultDir>/summary.csv`. */
 export async function writeSummaryCsv(resultDir: string): Promise<WriteSummaryResult> {
   const { samples, ignoredLastLine } = await readSamplesJsonl(join(resultDir, 'samples.jsonl'));
-  const rows = summarize(samples);
+  const rows = summarize(samples, await manifestCellOrder(resultDir));
   const path = join(resultDir, 'summary.csv');
   await writeFile(path, summaryCsv(rows));
   return ignoredLastLine === undefined ? { path, rows } : { path, rows, ignoredLastLine };

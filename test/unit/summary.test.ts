@@ -114,6 +114,18 @@ test('warm-ups are dropped, groups are (cell, metric), rows in order of first ap
   t.regex(b.note, /n=1/);
 });
 
+test('rows follow the suite\'s cell order when given; unlisted cells come after, by first appearance', (t) => {
+  const samples = ['z', 'x', 'y', 'w'].map((cell) => sample({ cell, metric: 'wall_s', value: 1 }));
+  t.deepEqual(
+    summarize(samples, ['y', 'x', 'z']).map((r) => r.cell),
+    ['y', 'x', 'z', 'w'],
+  );
+  t.deepEqual(
+    summarize(samples).map((r) => r.cell),
+    ['z', 'x', 'y', 'w'],
+  );
+});
+
 test('dnf and error samples are counted, not included in the statistics', (t) => {
   const rows = summarize([
     sample({ cell: 'x', metric: 'm', value: 3 }),
