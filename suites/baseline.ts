@@ -10,6 +10,8 @@ const baseline: SuiteDefinition = {
   rows: [
     { resource: 'cpu', workload: 'kernel-compile', neighbours: {} },
     { resource: 'disk', workload: 'filebench', neighbours: {} },
+    { resource: 'memory', workload: 'specjbb-like', neighbours: {} },
+    { resource: 'network', workload: 'ycsb-redis', neighbours: {} },
   ],
 };
 

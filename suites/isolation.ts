@@ -9,9 +9,11 @@ const isolation: SuiteDefinition = {
   reference: 'no-neighbour',
   platforms: ['baremetal', 'lxc', 'kvm', 'lxcvm', 'lightvm'],
   rows: [
-    { resource: 'cpu', workload: 'kernel-compile', neighbours: { competing: 'kernel-compile', adversarial: 'fork-bomb' } },
+    { resource: 'cpu', workload: 'kernel-compile', neighbours: { competing: 'kernel-compile', orthogonal: 'specjbb-like', adversarial: 'fork-bomb' } },
     { resource: 'disk', workload: 'filebench', neighbours: { competing: 'filebench', orthogonal: 'kernel-compile', adversarial: 'bonnie' } },
-    // memory (SpecJBB-like vs malloc bomb) and network (RUBiS vs UDP flood) rows arrive with their workloads
+    { resource: 'memory', workload: 'specjbb-like', neighbours: { competing: 'specjbb-like', orthogonal: 'kernel-compile', adversarial: 'malloc-bomb' } },
+    // YCSB-Redis is a neighbour of the network row; alone here so it has its no-neighbour value on every platform
+    { resource: 'network', workload: 'ycsb-redis', neighbours: {} },
   ],
 };
 
