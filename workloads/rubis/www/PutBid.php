@@ -2,9 +2,8 @@
 // The bid form of an item for a logged-in user, with the current price and the minimum bid.
 require __DIR__ . '/common.php';
 $me = authenticate();
-$id = intArg('itemId');
-$it = find_item($id);
-if ($it === null) throw new RuntimeException("no item $id");
+$it = item_arg();
+$id = (int)$it['id'];
 $max = one('SELECT MAX(bid) AS b, COUNT(*) AS n FROM bids WHERE item_id=?', [$id]);
 $current = (float)($max['b'] ?? 0);
 $min = $current > 0 ? $current + 1 : (float)$it['initial_price'];

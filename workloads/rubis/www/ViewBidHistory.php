@@ -1,9 +1,8 @@
 <?php
 // Every bid on an item, newest first, with the bidders.
 require __DIR__ . '/common.php';
-$id = intArg('itemId');
-$it = find_item($id);
-if ($it === null) throw new RuntimeException("no item $id");
+$it = item_arg();
+$id = (int)$it['id'];
 header_html('Bid history of ' . $it['name']);
 echo "<table><tr><th>Bidder</th><th>Bid</th><th>Date</th></tr>\n";
 foreach (q('SELECT b.bid, b.date, b.user_id, u.nickname FROM bids b JOIN users u ON u.id=b.user_id WHERE b.item_id=? ORDER BY b.date DESC', [$id]) as $b) {

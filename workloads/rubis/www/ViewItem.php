@@ -1,9 +1,8 @@
 <?php
 // An item (active or ended) with its seller, its current bid and what a visitor can do with it.
 require __DIR__ . '/common.php';
-$id = intArg('itemId');
-$it = find_item($id);
-if ($it === null) throw new RuntimeException("no item $id");
+$it = item_arg();
+$id = (int)$it['id'];
 $seller = one('SELECT nickname FROM users WHERE id=?', [$it['seller']]);
 $max = one('SELECT MAX(bid) AS b FROM bids WHERE item_id=?', [$id]);
 header_html($it['name']);

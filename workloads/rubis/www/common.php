@@ -82,6 +82,13 @@ function find_item(int $id): ?array
     return one('SELECT * FROM items WHERE id=?', [$id]) ?? one('SELECT * FROM old_items WHERE id=?', [$id]);
 }
 
+/** The item named by the itemId parameter, or an exception (the page answers 500). */
+function item_arg(): array
+{
+    $id = intArg('itemId');
+    return find_item($id) ?? throw new RuntimeException("no item $id");
+}
+
 function item_rows(array $items): void
 {
     echo "<table>\n<tr><th>Item</th><th>Price</th><th>Bids</th><th>Ends</th><th></th></tr>\n";
