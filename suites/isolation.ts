@@ -14,6 +14,7 @@ const isolation: SuiteDefinition = {
     { resource: 'memory', workload: 'specjbb-like', neighbours: { competing: 'specjbb-like', orthogonal: 'kernel-compile', adversarial: 'malloc-bomb' } },
     // YCSB-Redis is a neighbour of the network row; alone here so it has its no-neighbour value on every platform
     { resource: 'network', workload: 'ycsb-redis', neighbours: {} },
+    { resource: 'network', workload: 'rubis', neighbours: { competing: 'ycsb-redis', orthogonal: 'specjbb-like', adversarial: 'udp-flood' } },
   ],
 };
 

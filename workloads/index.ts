@@ -5,6 +5,7 @@ import filebench from './filebench.ts';
 import forkBomb from './fork-bomb.ts';
 import kernelCompile from './kernel-compile.ts';
 import { loopNeighbour } from './loop.ts';
+import rubis from './rubis.ts';
 import mallocBomb from './malloc-bomb.ts';
 import specjbbLike from './specjbb-like.ts';
 import udpFlood from './udp-flood.ts';
@@ -13,6 +14,7 @@ import ycsbRedis from './ycsb-redis.ts';
 export const WORKLOADS: Record<string, Workload> = {
   filebench,
   'kernel-compile': kernelCompile,
+  rubis,
   'ycsb-redis': ycsbRedis,
   'specjbb-like': specjbbLike,
 };
