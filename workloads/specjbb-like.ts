@@ -12,6 +12,8 @@ const SRC_DIR = fileURLToPath(new URL('./specjbb-like/', import.meta.url));
 const MiB = 1024 * 1024;
 
 export interface SpecjbbParams {
+  /** Unmeasured JIT warm-up with one warehouse before the first step. */
+  warmupMs: number;
   rampMs: number;
   measureMs: number;
   /** Smaller data for smoke runs (the item catalogue and customers per district). */
@@ -21,9 +23,9 @@ export interface SpecjbbParams {
 
 /** SPECjbb2005 ramps up 30 s and measures 240 s per point; smoke keeps the shape in seconds. */
 export const SPECJBB_PROFILES: Record<ProfileName, SpecjbbParams> = {
-  smoke: { rampMs: 3000, measureMs: 4000, items: 20_000, customers: 1_000 },
-  quick: { rampMs: 10_000, measureMs: 30_000, items: 20_000, customers: 3_000 },
-  paper: { rampMs: 30_000, measureMs: 240_000, items: 20_000, customers: 3_000 },
+  smoke: { warmupMs: 5000, rampMs: 2000, measureMs: 4000, items: 20_000, customers: 1_000 },
+  quick: { warmupMs: 15_000, rampMs: 10_000, measureMs: 30_000, items: 20_000, customers: 3_000 },
+  paper: { warmupMs: 30_000, rampMs: 30_000, measureMs: 240_000, items: 20_000, customers: 3_000 },
 };
 
 export interface SpecjbbStep {
@@ -97,6 +99,7 @@ export function javaCommand(o: { dir: string; heapMiB: number; vcpus: number; pa
   const args = [
     `--max-warehouses ${2 * o.vcpus}`,
     `--expected-peak ${o.vcpus}`,
+    `--warmup-ms ${o.params.warmupMs}`,
     `--ramp-ms ${o.params.rampMs}`,
     `--measure-ms ${o.params.measureMs}`,
     `--items ${o.params.items}`,

@@ -430,15 +430,63 @@ public final class SpecJbbLike {
     return def;
   }
 
+  /**
+   * One point: populate n warehouses, start one terminal per warehouse, ramp up, count over the
+   * interval. Returns {ops, nanos, neworder, payment, orderstatus, delivery, stocklevel, populateMs, heapUsedMiB}.
+   */
+  static long[] runStep(int n, Item[] items, long seed, long rampMs, long measureMs) throws InterruptedException {
+    Runtime rt = Runtime.getRuntime();
+    Random pr = new Random(seed + n);
+    Warehouse[] ws = new Warehouse[n];
+    long p0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      ws[i] = new Warehouse(i + 1, pr, items);
+      populateOrders(ws[i], items, pr);
+    }
+    System.gc();
+    long populateMs = (System.nanoTime() - p0) / 1_000_000;
+    AtomicBoolean stop = new AtomicBoolean(false);
+    CountDownLatch done = new CountDownLatch(n);
+    Terminal[] ts = new Terminal[n];
+    for (int i = 0; i < n; i++) {
+      ts[i] = new Terminal(ws[i], items, seed * 31 + n * 1000L + i, stop, done);
+      Thread th = new Thread(ts[i], "terminal-" + (i + 1));
+      th.setDaemon(true);
+      th.start();
+    }
+    Thread.sleep(rampMs);
+    long[] before = new long[n];
+    long[][] beforeCounts = new long[n][5];
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      before[i] = ts[i].total;
+      beforeCounts[i] = ts[i].counts.clone();
+    }
+    Thread.sleep(measureMs);
+    long[] out = new long[9];
+    for (int i = 0; i < n; i++) {
+      out[0] += ts[i].total - before[i];
+      long[] now = ts[i].counts.clone();
+      for (int k = 0; k < 5; k++) out[2 + k] += now[k] - beforeCounts[i][k];
+    }
+    out[1] = System.nanoTime() - t0;
+    stop.set(true);
+    done.await();
+    out[7] = populateMs;
+    out[8] = (rt.totalMemory() - rt.freeMemory()) >> 20;
+    return out;
+  }
+
   public static void main(String[] args) throws Exception {
     int maxWarehouses = (int) arg(args, "--max-warehouses", 2);
     int expectedPeak = (int) arg(args, "--expected-peak", 1);
     long rampMs = arg(args, "--ramp-ms", 2000);
     long measureMs = arg(args, "--measure-ms", 5000);
+    long warmupMs = arg(args, "--warmup-ms", 0);
     long seed = arg(args, "--seed", 42);
     itemCount = (int) arg(args, "--items", itemCount);
     customersPerDistrict = (int) arg(args, "--customers", customersPerDistrict);
-    if (maxWarehouses < 1 || expectedPeak < 1 || rampMs < 0 || measureMs < 1 || itemCount < 100 || customersPerDistrict < 10) {
+    if (maxWarehouses < 1 || expectedPeak < 1 || rampMs < 0 || warmupMs < 0 || measureMs < 1 || itemCount < 100 || customersPerDistrict < 10) {
       System.err.println("specjbb-like: bad arguments");
       System.exit(2);
     }
@@ -446,51 +494,22 @@ public final class SpecJbbLike {
     System.out.printf("specjbb-like: warehouses 1..%d, expected peak %d, ramp-up %d ms, measurement %d ms, max heap %d MiB, processors %d, java %s%n",
         maxWarehouses, expectedPeak, rampMs, measureMs, rt.maxMemory() >> 20, rt.availableProcessors(), System.getProperty("java.version"));
     Item[] items = catalogue(seed);
+    // JIT warm-up, not measured: without it the first step measures the compiler, not the machine
+    if (warmupMs > 0) {
+      long[] w = runStep(1, items, seed - 1, 0, warmupMs);
+      System.out.printf("warmup warehouses=1 ops=%d ms=%d%n", w[0], warmupMs);
+    }
     double scoreSum = 0;
     int scorePoints = 0;
     for (int n = 1; n <= maxWarehouses; n++) {
-      Random pr = new Random(seed + n);
-      Warehouse[] ws = new Warehouse[n];
-      long p0 = System.nanoTime();
-      for (int i = 0; i < n; i++) {
-        ws[i] = new Warehouse(i + 1, pr, items);
-        populateOrders(ws[i], items, pr);
-      }
-      System.gc();
-      long populateMs = (System.nanoTime() - p0) / 1_000_000;
-      AtomicBoolean stop = new AtomicBoolean(false);
-      CountDownLatch done = new CountDownLatch(n);
-      Terminal[] ts = new Terminal[n];
-      for (int i = 0; i < n; i++) {
-        ts[i] = new Terminal(ws[i], items, seed * 31 + n * 1000L + i, stop, done);
-        Thread th = new Thread(ts[i], "terminal-" + (i + 1));
-        th.setDaemon(true);
-        th.start();
-      }
-      Thread.sleep(rampMs);
-      long[] before = new long[n];
-      long[][] beforeCounts = new long[n][5];
-      long t0 = System.nanoTime();
-      for (int i = 0; i < n; i++) {
-        before[i] = ts[i].total;
-        beforeCounts[i] = ts[i].counts.clone();
-      }
-      Thread.sleep(measureMs);
-      long ops = 0;
-      long[] byType = new long[5];
-      for (int i = 0; i < n; i++) {
-        ops += ts[i].total - before[i];
-        long[] now = ts[i].counts.clone();
-        for (int k = 0; k < 5; k++) byType[k] += now[k] - beforeCounts[i][k];
-      }
-      double seconds = (System.nanoTime() - t0) / 1e9;
-      stop.set(true);
-      done.await();
+      long[] r = runStep(n, items, seed, rampMs, measureMs);
+      long ops = r[0];
+      double seconds = r[1] / 1e9;
       double bops = ops / seconds;
       StringBuilder line = new StringBuilder();
-      line.append(String.format("step warehouses=%d ops=%d seconds=%.3f bops=%.1f populate_ms=%d", n, ops, seconds, bops, populateMs));
-      for (int k = 0; k < 5; k++) line.append(' ').append(TX_NAMES[k]).append('=').append(byType[k]);
-      line.append(String.format(" heap_used_mib=%d", (rt.totalMemory() - rt.freeMemory()) >> 20));
+      line.append(String.format("step warehouses=%d ops=%d seconds=%.3f bops=%.1f populate_ms=%d", n, ops, seconds, bops, r[7]));
+      for (int k = 0; k < 5; k++) line.append(' ').append(TX_NAMES[k]).append('=').append(r[2 + k]);
+      line.append(String.format(" heap_used_mib=%d", r[8]));
       System.out.println(line);
       System.out.flush();
       if (n >= expectedPeak && n <= 2 * expectedPeak) {
