@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Guest, Metric, ProfileName, RunContext, Workload } from '../core/types.ts';
-import { addressOf, ensureCommands, portFor, q, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
+import { addressOf, ensureCommands, parseKv, portFor, q, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
 
 const ASSETS = fileURLToPath(new URL('./rubis/', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -141,6 +141,31 @@ export const RUBIS_PROFILES: Record<ProfileName, RubisParams> = {
     webWorkers: 400,
   },
 };
+
+const INTEGER_KEYS = ['users', 'maxTransitions', 'maxRequests'] as const;
+const SECONDS_KEYS = ['thinkMeanS', 'warmupS', 'measureS', 'requestTimeoutS'] as const;
+
+/**
+ * A profile's parameters with the client overridden from the environment
+ * (VIRTBENCH_RUBIS="users=400,thinkMeanS=1"), e.g. to drive a lab host's web tier to saturation.
+ */
+export function rubisParamsFor(profile: ProfileName, env: string | undefined = process.env.VIRTBENCH_RUBIS): RubisParams {
+  const base = RUBIS_PROFILES[profile];
+  const client: RubisClient = { ...base.client };
+  for (const [k, v] of Object.entries(parseKv(env, 'VIRTBENCH_RUBIS'))) {
+    const n = v === '' ? NaN : Number(v);
+    if ((INTEGER_KEYS as readonly string[]).includes(k)) {
+      if (!Number.isInteger(n) || n < 1) throw new Error(`VIRTBENCH_RUBIS: ${k} must be a positive integer (got '${v}')`);
+    } else if ((SECONDS_KEYS as readonly string[]).includes(k)) {
+      const zeroOk = k === 'thinkMeanS' || k === 'warmupS';
+      if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) throw new Error(`VIRTBENCH_RUBIS: ${k} must be a number of seconds${zeroOk ? '' : ' above 0'} (got '${v}')`);
+    } else {
+      throw new Error(`VIRTBENCH_RUBIS: unsupported key '${k}' (use ${[...INTEGER_KEYS, ...SECONDS_KEYS].join(', ')})`);
+    }
+    client[k as keyof RubisClient] = n;
+  }
+  return { ...base, client };
+}
 
 /** Items per category in RUBiS's category file (eBay, 2001): categories are drawn with these weights. */
 const CATEGORY_WEIGHTS = [1374, 2691, 259, 2874, 538, 7521, 664, 586, 1077, 976, 2325, 1051, 1420, 170, 1069, 3029, 305, 242, 3671, 825];
@@ -463,8 +488,9 @@ export function rubis(config: RubisConfig = {}): Workload {
       const dbGuest = ctx.tiers.db;
       const client = ctx.tiers.client;
       if (!dbGuest || !client) throw new Error('rubis needs its db and client tiers (the runner provisions them from Workload.tiers)');
-      const p = RUBIS_PROFILES[ctx.profile.name];
-      loadMix(mixName); // a broken table fails before anything starts
+      // a bad override or a broken table fails before anything starts
+      const p = rubisParamsFor(ctx.profile.name);
+      loadMix(mixName);
       const seed = 1;
       const db = await startDatabase(dbGuest, p, seed, ctx);
       const w = await startWeb(web, p, db, ctx);
@@ -490,7 +516,7 @@ export function rubis(config: RubisConfig = {}): Workload {
         const ended = s.exited();
         if (ended !== undefined) throw new Error(`rubis: ${what} ${ended}`);
       }
-      const p = RUBIS_PROFILES[ctx.profile.name];
+      const p = rubisParamsFor(ctx.profile.name);
       const cfg = clientConfig({ host: d.web.host, port: d.web.port, mixName, mix: loadMix(mixName), p, seed: Date.now() % 2 ** 31 });
       const out = await d.client.sh(`cat > ${q(d.dir + '/config.json')} <<'VB_EOF'\n${JSON.stringify(cfg)}\nVB_EOF\nphp ${q(d.dir + '/client.php')} ${q(d.dir + '/config.json')}`, {
         signal: ctx.signal,

@@ -15,6 +15,7 @@ import {
   parseTransitions,
   populateSql,
   rubisMetrics,
+  rubisParamsFor,
   type MixName,
 } from '../../workloads/rubis.ts';
 
@@ -137,4 +138,17 @@ test('Apache configuration: private address, port, pid file and logs; database a
   t.regex(c, /^SetEnv RUBIS_DB_HOST 10\.213\.77\.11$/m);
   t.regex(c, /^MaxRequestWorkers 48$/m);
   t.notRegex(c, /Include|\/etc\/apache2/);
+});
+
+test('VIRTBENCH_RUBIS overrides the client of a profile; bad values and unknown keys are errors naming them', (t) => {
+  const p = rubisParamsFor('smoke', 'users=400, thinkMeanS=0, measureS=2.5');
+  t.is(p.client.users, 400);
+  t.is(p.client.thinkMeanS, 0);
+  t.is(p.client.measureS, 2.5);
+  t.deepEqual(p.data, RUBIS_PROFILES.smoke.data);
+  t.deepEqual(rubisParamsFor('paper', undefined), RUBIS_PROFILES.paper);
+  t.throws(() => rubisParamsFor('smoke', 'users=0'), { message: /users must be a positive integer \(got '0'\)/ });
+  t.throws(() => rubisParamsFor('smoke', 'measureS=0'), { message: /measureS must be a number of seconds above 0/ });
+  t.throws(() => rubisParamsFor('smoke', 'thinkMeanS=-1'), { message: /thinkMeanS must be a number of seconds/ });
+  t.throws(() => rubisParamsFor('smoke', 'mix=browsing'), { message: /unsupported key 'mix'/ });
 });
