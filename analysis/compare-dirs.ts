@@ -1,0 +1,71 @@
+// compareDirs: load a baseline and a candidate result directory, read the tolerance file beside the
+// baseline, compare, write compare.csv and compare.md (into the candidate directory by default) and
+// return the exit code and the terminal report. Used by `npm run compare` and by the suite runner's
+// --compare-to baseline.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { UsageError } from '../core/errors.ts';
+import { COMPARE_COLUMNS, compareRecords, compareRuns, formatMarkdown, formatTerminal, namesOf, type Comparison } from './compare.ts';
+import { loadRun, type LoadOptions } from './resultdir.ts';
+import { TOLERANCE_FILE, readTolerance } from './tolerance.ts';
+
+export interface CompareDirsOptions extends LoadOptions {
+  /** Tolerance file; default: tolerance.txt in the baseline directory (defaults when absent). */
+  tolerance?: string;
+  /** Override the file's alpha. */
+  alpha?: number;
+  /** Override the file's default noise threshold (relative: 0.05 = 5%); per-metric thresholds stay. */
+  threshold?: number;
+  /** Seed of the permutation resampler (default 1). */
+  seed?: number;
+  /** Directory for compare.csv and compare.md; default: the candidate directory; false: write nothing. */
+  out?: string | false;
+  allowOtherHost?: boolean;
+}
+
+export interface CompareDirsResult {
+  /** 0 nothing regressed, 1 a regression, 2 bad input (the report is then one line saying why). */
+  exitCode: 0 | 1 | 2;
+  /** The terminal report (or the one-line error). */
+  report: string;
+  markdown?: string;
+  comparison?: Comparison;
+  /** Files written. */
+  files: string[];
+}
+
+export const COMPARE_CSV = 'compare.csv';
+export const COMPARE_MD = 'compare.md';
+
+/** Never throws for a user's mistake: a UsageError becomes exitCode 2 with a one-line report. */
+export async function compareDirs(baseline: string, candidate: string, opts: CompareDirsOptions = {}): Promise<CompareDirsResult> {
+  try {
+    const base = await loadRun(baseline, { allowPartial: false });
+    const cand = await loadRun(candidate, opts);
+    const names = namesOf(base, cand);
+    const tolFile = opts.tolerance ?? join(base.dir, TOLERANCE_FILE);
+    const tolerance = readTolerance(tolFile, names, opts.tolerance !== undefined);
+    if (opts.alpha !== undefined) tolerance.alpha = opts.alpha;
+    if (opts.threshold !== undefined) tolerance.threshold = opts.threshold;
+    const comparison = compareRuns(base, cand, { tolerance, seed: opts.seed ?? 1, allowOtherHost: opts.allowOtherHost });
+    const report = formatTerminal(comparison);
+    const markdown = formatMarkdown(comparison);
+    const files: string[] = [];
+    if (opts.out !== false) {
+      const out = resolve(opts.out ?? cand.dir);
+      mkdirSync(out, { recursive: true });
+      const csv = join(out, COMPARE_CSV);
+      writeFileSync(csv, stringify(compareRecords(comparison), { header: true, columns: [...COMPARE_COLUMNS] }));
+      const mdFile = join(out, COMPARE_MD);
+      writeFileSync(mdFile, markdown);
+      files.push(csv, mdFile);
+    }
+    return { exitCode: comparison.exitCode, report, markdown, comparison, files };
+  } catch (err) {
+    if (err instanceof UsageError) return { exitCode: 2, report: `virtbench: ${err.message}\n`, files: [] };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return { exitCode: 2, report: `virtbench: ${(err as Error).message.split('\n')[0]}\n`, files: [] };
+    throw err;
+  }
+}

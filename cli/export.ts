@@ -1,0 +1,45 @@
+// npm run export <result dir> [-- --latex] [--digits N] [--out DIR]: one wide table per figure.
+import { join } from 'node:path';
+import { UsageError } from '../core/errors.ts';
+import { cliMain, intArg, parseCli } from '../analysis/cli-support.ts';
+import { writeTables } from '../analysis/export.ts';
+import { PLATFORM_ORDER, figureData } from '../analysis/figure-data.ts';
+import { loadRun } from '../analysis/resultdir.ts';
+import { summarize } from '../analysis/summary.ts';
+
+const USAGE = `usage: npm run export <result dir> [-- options]
+
+Writes one wide CSV per figure (rows: workloads, neighbours or settings; columns per platform: the
+value, its 95% CI, n and a status such as DNF; units in the headers), and with --latex a booktabs
+table beside it. summary.csv in the result directory is the tidy (long) form.
+
+options:
+  --out DIR         output directory (default <result dir>/tables)
+  --latex           also write <id>.tex (needs \\usepackage{booktabs})
+  --digits N        decimals of relative tables (default 2); absolute tables get 3 significant digits
+  --allow-partial   export an interrupted run
+  -h, --help        this text`;
+
+await cliMain(async () => {
+  const { values: v, positionals } = parseCli(process.argv.slice(2), {
+    out: { type: 'string' },
+    latex: { type: 'boolean' },
+    digits: { type: 'string' },
+    'allow-partial': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
+  const run = await loadRun(positionals[0]!, { allowPartial: v['allow-partial'] });
+  for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
+  const order = [...(run.manifest.platforms ?? []), ...PLATFORM_ORDER.filter((p) => !(run.manifest.platforms ?? []).includes(p))];
+  const figs = figureData(summarize(run.samples), { platformOrder: order });
+  if (figs.length === 0) throw new UsageError(`${run.dir}: nothing to export (no measured samples)`);
+  const out = v.out ?? join(run.dir, 'tables');
+  const files = writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) });
+  for (const f of files) process.stdout.write(`${f}\n`);
+  return 0;
+});
