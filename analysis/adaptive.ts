@@ -11,7 +11,8 @@
 // The cap is scaled by run length: cells may spend up to `budgetS` seconds in total, so a
 // seconds-long smoke run may be repeated up to `maxReps` times while an hour-long paper run gets
 // `minExtra` more repetitions than the initial ones at most.
-import type { Sample } from '../core/types.ts';
+import { schedule, type PlannedRun } from '../core/matrix.ts';
+import type { Cell, Sample } from '../core/types.ts';
 import { describe, tQuantile } from './stats.ts';
 
 export type AdaptiveReason = 'cv' | 'outlier' | 'cap reached';
@@ -197,4 +198,28 @@ export function decideRepetitions(samples: readonly Sample[], opts: AdaptiveOpti
 /** Ids of the cells to repeat next (in the decisions' order; the runner interleaves them). */
 export function cellsNeedingMore(decisions: readonly CellDecision[]): string[] {
   return decisions.filter((d) => d.more).map((d) => d.cell);
+}
+
+/**
+ * One more interleaved round: every cell in `cells` once, in a seeded random order, each with the
+ * next measured repetition number after those already recorded in `samples`.
+ */
+export function extraRound(cells: readonly Cell[], samples: readonly Sample[], seed: number): PlannedRun[] {
+  const last = new Map<string, number>();
+  for (const s of samples) if (!s.warmup) last.set(s.cell, Math.max(last.get(s.cell) ?? 0, s.rep));
+  return schedule([...cells], 1, 0, seed).map((r) => ({ ...r, rep: (last.get(r.cell.id) ?? 0) + 1 }));
+}
+
+/** What the manifest records per cell of a --reps auto run (or a --compare-to re-check). */
+export interface AdaptiveRecord {
+  cell: string;
+  reps: number;
+  cap: number;
+  /** Why it got more than the initial repetitions ([] = settled at them). */
+  reasons: AdaptiveReason[];
+  detail: string;
+}
+
+export function adaptiveRecord(d: CellDecision): AdaptiveRecord {
+  return { cell: d.cell, reps: d.reps, cap: d.cap, reasons: d.reasons, detail: d.detail };
 }

@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../core/errors.ts';
 import { COMPARE_COLUMNS, compareRecords, compareRuns, formatMarkdown, formatTerminal, namesOf, type Comparison } from './compare.ts';
-import { loadRun, type LoadOptions } from './resultdir.ts';
+import type { Sample } from '../core/types.ts';
+import { loadRun, type LoadOptions, type LoadedRun } from './resultdir.ts';
 import { TOLERANCE_FILE, readTolerance } from './tolerance.ts';
 
 export interface CompareDirsOptions extends LoadOptions {
@@ -22,6 +23,32 @@ export interface CompareDirsOptions extends LoadOptions {
   /** Directory for compare.csv and compare.md; default: the candidate directory; false: write nothing. */
   out?: string | false;
   allowOtherHost?: boolean;
+  /**
+   * Compare every neighbour cell of the candidate with its no-neighbour reference cell in the
+   * baseline (which may be the same directory): how much a neighbour slows the workload.
+   */
+  vsReference?: boolean;
+}
+
+/**
+ * For --vs-reference: the candidate keeps its cells that have a reference; the baseline's reference
+ * cells are copied under the id of every candidate cell that refers to them, so that rows match.
+ */
+export function againstReference(base: LoadedRun, cand: LoadedRun): [LoadedRun, LoadedRun] {
+  const candCells = new Map<string, Sample>();
+  for (const s of cand.measured) if (s.reference && !candCells.has(s.cell)) candCells.set(s.cell, s);
+  if (candCells.size === 0) throw new UsageError(`--vs-reference: ${cand.dir} has no cell with a neighbour (only reference cells)`);
+  const samples: Sample[] = [];
+  for (const c of candCells.values()) {
+    const ref = base.measured.filter((s) => s.cell === c.reference);
+    samples.push(...ref.map((s) => ({ ...s, cell: c.cell, neighbourKind: c.neighbourKind, neighbour: c.neighbour, reference: c.reference })));
+  }
+  if (samples.length === 0) throw new UsageError(`--vs-reference: ${base.dir} has none of the reference cells of ${cand.dir} (${[...new Set([...candCells.values()].map((c) => c.reference))].join(', ')})`);
+  const measured = cand.measured.filter((s) => candCells.has(s.cell));
+  return [
+    { ...base, samples, measured: samples },
+    { ...cand, samples: measured, measured },
+  ];
 }
 
 export interface CompareDirsResult {
@@ -41,14 +68,16 @@ export const COMPARE_MD = 'compare.md';
 /** Never throws for a user's mistake: a UsageError becomes exitCode 2 with a one-line report. */
 export async function compareDirs(baseline: string, candidate: string, opts: CompareDirsOptions = {}): Promise<CompareDirsResult> {
   try {
-    const base = await loadRun(baseline, { allowPartial: false });
-    const cand = await loadRun(candidate, opts);
+    let base = await loadRun(baseline, { allowPartial: false });
+    let cand = await loadRun(candidate, opts);
+    if (opts.vsReference) [base, cand] = againstReference(base, cand);
     const names = namesOf(base, cand);
     const tolFile = opts.tolerance ?? join(base.dir, TOLERANCE_FILE);
     const tolerance = readTolerance(tolFile, names, opts.tolerance !== undefined);
     if (opts.alpha !== undefined) tolerance.alpha = opts.alpha;
     if (opts.threshold !== undefined) tolerance.threshold = opts.threshold;
     const comparison = compareRuns(base, cand, { tolerance, seed: opts.seed ?? 1, allowOtherHost: opts.allowOtherHost });
+    if (opts.vsReference) comparison.notes.unshift(`--vs-reference: the baseline side of each row is the no-neighbour reference cell of ${base.dir}; the rows are the candidate's neighbour cells`);
     const report = formatTerminal(comparison);
     const markdown = formatMarkdown(comparison);
     const files: string[] = [];

@@ -25,6 +25,8 @@ options:
   --markdown           print the Markdown report instead of the table
   --results DIR        results root holding baselines/ (default results)
   --allow-partial      accept an interrupted candidate run (its incomplete last line is ignored)
+  --vs-reference       compare each neighbour cell of the candidate with its no-neighbour reference
+                       cell in the baseline (the same directory works): the slowdown a neighbour causes
   --allow-other-host   compare runs of different hosts or hardware (noted in the report)
   -h, --help           this text
 exit code: 0 no regression, 1 regression, 2 bad input, 3 internal error`;
@@ -41,6 +43,7 @@ await cliMain(async () => {
     results: { type: 'string' },
     'allow-partial': { type: 'boolean' },
     'allow-other-host': { type: 'boolean' },
+    'vs-reference': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) {
@@ -65,6 +68,7 @@ await cliMain(async () => {
     out: v['no-write'] ? false : v.out,
     allowPartial: v['allow-partial'],
     allowOtherHost: v['allow-other-host'],
+    vsReference: v['vs-reference'],
   });
   if (result.exitCode === 2) {
     process.stderr.write(result.report);

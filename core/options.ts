@@ -14,6 +14,10 @@ export interface RunOptions {
   workloads?: string[];
   neighbours?: string[];
   reps: number;
+  /** --reps auto: `reps` are the initial repetitions; more while a cell is noisy (analysis/adaptive.ts). */
+  repsAuto?: boolean;
+  /** --compare-to baseline|DIR: compare with that result directory after the run (exit code of compare). */
+  compareTo?: string;
   warmup: number;
   timeoutS: number;
   seed: number;
@@ -37,7 +41,8 @@ options:
   --workloads a,b               workloads to measure (${[...new Set(def.rows.map((r) => r.workload))].join(', ')})
   --neighbours a,b              neighbour kinds (${NEIGHBOUR_ORDER.join(', ')}) or names (${names.neighbours.join(', ')});
                                 no-neighbour reference cells are always kept
-  --reps N                      measured repetitions per cell (profile default)
+  --reps N|auto                 measured repetitions per cell (profile default); auto: the profile's, then more
+                                interleaved ones while a cell's CoV > 2.5% or a value lies beyond 3 sd, up to a cap
   --warmup N                    discarded warm-up repetitions per cell (profile default)
   --timeout T                   per-run limit, e.g. 300, 90s, 15m; a run past it is recorded as DNF
   --seed N                      seed of the interleaved run order (default: random, recorded)
@@ -47,6 +52,9 @@ options:
   --vcpus N                     vCPUs per guest (profile default, reduced to what the host can give every guest)
   --memory SIZE                 memory per guest, e.g. 2G, 512M (profile default)
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
+  --compare-to baseline|DIR     after the run, compare with the accepted baseline of this suite and host (or
+                                with DIR); suspect cells get more runs first; exit 0 no regression, 1 regression
+                                (or runs in error), 2 bad input
   --resume DIR                  continue an interrupted run in DIR with its own configuration
   --dry-run                     print the planned cells, run count and estimated duration; run nothing
   -h, --help                    this text
@@ -123,6 +131,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         memory: { type: 'string' },
         'pids-max': { type: 'string' },
         resume: { type: 'string' },
+        'compare-to': { type: 'string' },
         'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -147,7 +156,9 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     platforms,
     workloads,
     neighbours,
-    reps: int('reps', v.reps, 1, 10_000) ?? p.reps,
+    reps: v.reps === 'auto' ? p.reps : (int('reps', v.reps, 1, 10_000) ?? p.reps),
+    ...(v.reps === 'auto' ? { repsAuto: true } : {}),
+    ...(v['compare-to'] !== undefined ? { compareTo: v['compare-to'] } : {}),
     warmup: int('warmup', v.warmup, 0, 100) ?? p.warmup,
     timeoutS: v.timeout === undefined ? p.timeoutS : parseDuration(v.timeout),
     seed: int('seed', v.seed, 0, 2 ** 32 - 1) ?? Math.floor(Math.random() * 2 ** 32),

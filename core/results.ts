@@ -28,6 +28,10 @@ export interface Manifest {
   harness: { commit: string; dirty: boolean };
   /** Host settings that limit what a number means (e.g. an I/O scheduler that ignores weights). */
   caveats: string[];
+  /** --reps auto: per cell, the repetitions it got and why (cv, outlier, cap reached). */
+  adaptive?: import('../analysis/adaptive.ts').AdaptiveRecord[];
+  /** --compare-to: cells compare suspected and re-ran before its verdict. */
+  recheck?: { cells: string[]; extraReps: number };
 }
 
 export function stamp(d = new Date()): string {

@@ -2,9 +2,14 @@
 // order: fresh guests -> workload setup -> neighbour start -> measured run (timeout = DNF) ->
 // neighbour stop -> guests destroyed, samples appended. Cleanup runs on success, failure and signals.
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeSummaryCsv } from '../analysis/summary.ts';
+import { ADAPTIVE_DEFAULTS, adaptiveRecord, cellsNeedingMore, repCap, decideRepetitions, extraRound, type AdaptiveReason, type AdaptiveRecord } from '../analysis/adaptive.ts';
+import { resolveBaseline } from '../analysis/baseline.ts';
+import { compareDirs } from '../analysis/compare-dirs.ts';
+import { suspectCells } from '../analysis/compare.ts';
+import { loadRun, runHost } from '../analysis/resultdir.ts';
+import { readSamplesJsonl, writeSummaryCsv } from '../analysis/summary.ts';
 import { DRIVERS } from '../drivers/index.ts';
 import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
@@ -80,7 +85,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     resumeDir = resolve(opts.resume);
     const m = readManifest(resumeDir);
     if (m.suite !== def.name) throw new UsageError(`${resumeDir} holds a '${m.suite}' run, not '${def.name}'`);
-    opts = { ...m.options, resume: resumeDir, dryRun: opts.dryRun };
+    opts = { ...m.options, resume: resumeDir, dryRun: opts.dryRun, compareTo: opts.compareTo ?? m.options.compareTo };
     done = doneKeys(resumeDir);
   }
   const profile: Profile = { ...PROFILES[opts.profile], reps: opts.reps, warmup: opts.warmup, timeoutS: opts.timeoutS, pidsMax: opts.pidsMax };
@@ -90,11 +95,13 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   const workloadNames = [...new Set(def.rows.filter((r) => !opts.workloads || opts.workloads.includes(r.workload)).map((r) => r.workload))];
   const neighbourNames = [...new Set(def.rows.flatMap((r) => Object.values(r.neighbours)))];
 
+  // a missing or unusable baseline is bad input: said before anything runs
+  const compareBase = await resolveCompareTo(opts, def.name);
   if (!opts.dryRun) {
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
     const release = acquireLock();
     try {
-      return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io);
+      return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io, compareBase);
     } finally {
       release();
     }
@@ -103,7 +110,27 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   const available = await probeAll(drivers, opts.platforms !== undefined, io);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, io);
+  if (opts.repsAuto) {
+    const caps = plan.cells.map((c) => repCap(estimateRunS(c, profile), { minReps: opts.reps }));
+    const most = plan.cells.reduce((s, c, i) => s + (caps[i]! - opts.reps) * estimateRunS(c, profile), 0);
+    io.out(
+      `reps auto: ${opts.reps} interleaved reps per cell first, then more rounds of the cells whose CoV is above ${ADAPTIVE_DEFAULTS.cvThreshold * 100}% ` +
+        `or that have a value beyond ${ADAPTIVE_DEFAULTS.outlierSd} sd, up to ${Math.min(...caps) === Math.max(...caps) ? caps[0] : `${Math.min(...caps)}-${Math.max(...caps)}`} reps per cell ` +
+        `(${ADAPTIVE_DEFAULTS.budgetS / 60} min of runs per cell at most): up to ${formatDuration(most)} more`,
+    );
+  }
+  if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);
   return 0;
+}
+
+/** --compare-to baseline|DIR as a result directory of this suite (UsageError otherwise). */
+async function resolveCompareTo(opts: RunOptions, suite: string): Promise<string | undefined> {
+  if (opts.compareTo === undefined) return undefined;
+  const dir = opts.compareTo === 'baseline' ? resolveBaseline(suite, hostname(), opts.out) : opts.compareTo;
+  const run = await loadRun(dir);
+  if (run.manifest.suite !== suite) throw new UsageError(`--compare-to ${opts.compareTo}: ${run.dir} holds a '${run.manifest.suite}' run, not '${suite}'`);
+  if (runHost(run.manifest) !== hostname()) throw new UsageError(`--compare-to ${opts.compareTo}: ${run.dir} was measured on '${runHost(run.manifest)}', not on this host '${hostname()}' (compare other hosts' runs with npm run compare -- --allow-other-host)`);
+  return run.dir;
 }
 
 interface Plan {
@@ -162,6 +189,7 @@ async function execute(
   done: Set<string>,
   resumeDir: string | undefined,
   io: Io,
+  compareBase?: string,
 ): Promise<number> {
   const abort = new AbortController();
   installSignalHandlers(() => abort.abort(), io.err);
@@ -208,6 +236,7 @@ async function execute(
 
   const writer = new SampleWriter(join(dir, SAMPLES));
   let errors = 0;
+  let verdict: Verdict | undefined;
   try {
     const prep: PrepareContext = { profile, cacheDir: CACHE_DIR, guestPackages: allGuestPackages(), log };
     for (const d of drivers) await d.prepare?.(prep);
@@ -215,23 +244,33 @@ async function execute(
     for (const w of workloads) shares.set(`w:${w.name}`, (await w.prepareHost?.(prep)) ?? []);
     for (const n of neighbours) shares.set(`n:${n.name}`, (await n.prepareHost?.(prep)) ?? []);
 
-    const todo = plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup)));
-    const perRun = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0) / Math.max(1, todo.length);
-    const progress = new Progress(todo.length, perRun);
-    try {
-      for (const run of todo) {
-        if (abort.signal.aborted) break;
-        progress.begin(`${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}`);
-        const samples = await measure(run, def.name, plan, profile, prep, shares, abort.signal, progress.log.bind(progress));
-        if (abort.signal.aborted) break; // an interrupted run is not data
-        writer.append(samples);
-        const first = samples[0]!;
-        if (first.status === 'error') errors++;
-        const shown = samples.map((s) => (s.value === null ? `${s.metric}=${s.status}` : `${s.metric}=${+s.value.toPrecision(4)}${s.unit}`)).join(' ');
-        progress.end(`${first.status === 'ok' ? 'ok ' : first.status.toUpperCase()} ${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}: ${shown}${first.message ? ` (${first.message})` : ''}`);
+    const runAll = async (todo: PlannedRun[]) => {
+      const perRun = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0) / Math.max(1, todo.length);
+      const progress = new Progress(todo.length, perRun);
+      try {
+        for (const run of todo) {
+          if (abort.signal.aborted) break;
+          progress.begin(`${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}`);
+          const samples = await measure(run, def.name, plan, profile, prep, shares, abort.signal, progress.log.bind(progress));
+          if (abort.signal.aborted) break; // an interrupted run is not data
+          writer.append(samples);
+          const first = samples[0]!;
+          if (first.status === 'error') errors++;
+          const shown = samples.map((s) => (s.value === null ? `${s.metric}=${s.status}` : `${s.metric}=${+s.value.toPrecision(4)}${s.unit}`)).join(' ');
+          progress.end(`${first.status === 'ok' ? 'ok ' : first.status.toUpperCase()} ${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}: ${shown}${first.message ? ` (${first.message})` : ''}`);
+        }
+      } finally {
+        progress.finish();
       }
-    } finally {
-      progress.finish();
+    };
+    await runAll(plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))));
+    if (opts.repsAuto && !abort.signal.aborted) {
+      const adaptive = await adaptiveRounds(plan.cells, opts, dir, runAll, abort.signal, log);
+      writeManifest(dir, { ...readManifest(dir), adaptive });
+    }
+    if (compareBase && !abort.signal.aborted) {
+      verdict = await compareWithRecheck(compareBase, dir, plan.cells, opts, runAll, abort.signal, log);
+      if (verdict.recheck) writeManifest(dir, { ...readManifest(dir), recheck: verdict.recheck });
     }
   } finally {
     writer.close();
@@ -241,7 +280,64 @@ async function execute(
   const { path, rows } = await writeSummaryCsv(dir);
   log(`summary: ${path} (${rows.length} rows)`);
   if (errors > 0) log(`${errors} run(s) ended in error; see 'message' in ${join(dir, SAMPLES)}`);
+  if (verdict) {
+    // compare's exit code; runs in error are a failure of the night too
+    io.out(verdict.report.trimEnd());
+    return verdict.exitCode === 2 ? 2 : errors > 0 ? 1 : verdict.exitCode;
+  }
   return errors > 0 ? 1 : 0;
+}
+
+/** Samples recorded so far in `dir` (a cut-off last line cannot happen here: the writer fsyncs whole lines). */
+async function recorded(dir: string): Promise<Sample[]> {
+  return (await readSamplesJsonl(join(dir, SAMPLES))).samples;
+}
+
+/**
+ * --reps auto: after the initial rounds, rounds of only the cells that still need more (CoV above the
+ * threshold, or an outlier), each round interleaved, until every cell is settled or at its cap.
+ * Returns, per cell, which reasons led to more repetitions ('cap reached' when it stopped there).
+ */
+async function adaptiveRounds(cells: Cell[], opts: RunOptions, dir: string, runAll: (r: PlannedRun[]) => Promise<void>, signal: AbortSignal, log: (l: string) => void): Promise<AdaptiveRecord[]> {
+  const seen = new Map<string, Set<AdaptiveReason>>();
+  for (let round = 1; ; round++) {
+    const samples = await recorded(dir);
+    const decisions = decideRepetitions(samples, { minReps: opts.reps }, cells.map((c) => c.id));
+    for (const d of decisions) {
+      const set = seen.get(d.cell) ?? new Set();
+      for (const r of d.reasons) set.add(r);
+      seen.set(d.cell, set);
+    }
+    const more = new Set(cellsNeedingMore(decisions));
+    if (more.size === 0 || signal.aborted) {
+      for (const d of decisions) log(`reps auto: ${d.cell}: ${d.detail}`);
+      return decisions.map((d) => ({ ...adaptiveRecord(d), reasons: [...(seen.get(d.cell) ?? [])] }));
+    }
+    for (const d of decisions.filter((x) => x.more)) log(`reps auto: ${d.cell}: ${d.detail}`);
+    await runAll(extraRound(cells.filter((c) => more.has(c.id)), samples, opts.seed + round));
+  }
+}
+
+interface Verdict {
+  exitCode: 0 | 1 | 2;
+  report: string;
+  recheck?: { cells: string[]; extraReps: number };
+}
+
+/**
+ * --compare-to: compare the run with the baseline; when compare suspects a regression (a regression,
+ * or a change beyond the threshold in the bad direction that is not yet significant), run only the
+ * suspect cells again (as many interleaved rounds as the initial repetitions) and compare again.
+ */
+async function compareWithRecheck(baseline: string, dir: string, cells: Cell[], opts: RunOptions, runAll: (r: PlannedRun[]) => Promise<void>, signal: AbortSignal, log: (l: string) => void): Promise<Verdict> {
+  const first = await compareDirs(baseline, dir, { allowPartial: true });
+  const suspects = first.comparison ? suspectCells(first.comparison) : [];
+  if (suspects.length === 0 || signal.aborted) return first;
+  log(`compare: ${suspects.length} suspect cell(s); ${opts.reps} more interleaved run(s) each before the verdict: ${suspects.join(', ')}`);
+  const again = cells.filter((c) => suspects.includes(c.id));
+  for (let round = 1; round <= opts.reps && !signal.aborted; round++) await runAll(extraRound(again, await recorded(dir), opts.seed + 1000 + round));
+  if (signal.aborted) return first;
+  return { ...(await compareDirs(baseline, dir, { allowPartial: true })), recheck: { cells: suspects, extraReps: opts.reps } };
 }
 
 function hostCaveats(): string[] {

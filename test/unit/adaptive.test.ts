@@ -1,5 +1,6 @@
 import test from 'ava';
-import { cellsNeedingMore, decideRepetitions, isOutlier, repCap } from '../../analysis/adaptive.ts';
+import { cellsNeedingMore, decideRepetitions, extraRound, isOutlier, repCap } from '../../analysis/adaptive.ts';
+import { parseSuiteArgs } from '../../core/options.ts';
 import { cellOf, syntheticRun, type SyntheticCell } from '../../analysis/synthetic.ts';
 import type { Sample } from '../../core/types.ts';
 
@@ -101,4 +102,28 @@ test('false "outlier" flags of pure noise are rare', (t) => {
   }
   t.log(`normal noise, 5 values: ${flagged} of 300 cells flagged an outlier`);
   t.true(flagged / 300 < 0.03);
+});
+
+test('extraRound: the given cells once each, interleaved, numbered after the reps recorded', (t) => {
+  const a: SyntheticCell = { platform: 'baremetal', workload: 'kernel-compile', metrics: [metric(0.01)] };
+  const b: SyntheticCell = { platform: 'lxc', workload: 'kernel-compile', metrics: [metric(0.01)] };
+  const run = syntheticRun({ seed: 3, reps: 4, cells: [a, b] });
+  const round = extraRound([cellOf(a), cellOf(b)], run.samples, 7);
+  t.deepEqual(round.map((r) => r.cell.id).sort(), [id(a), id(b)].sort());
+  t.true(round.every((r) => r.rep === 5 && !r.warmup));
+  // a cell without samples yet starts at rep 1
+  t.is(extraRound([cellOf(a)], [], 1)[0]!.rep, 1);
+});
+
+test('--reps auto and --compare-to parse; a bad --reps still says so', (t) => {
+  const known = { platforms: ['baremetal'], workloads: ['kernel-compile'], neighbours: ['kernel-compile'] };
+  const def = { name: 'x', description: '', reference: 'no-neighbour' as const, platforms: ['baremetal'], rows: [{ resource: 'cpu' as const, workload: 'kernel-compile', neighbours: { competing: 'kernel-compile' } }] };
+  const o = parseSuiteArgs(['--profile', 'smoke', '--reps', 'auto', '--compare-to', 'baseline'], def, known);
+  if (o === 'help') return t.fail();
+  t.is(o.reps, 3);
+  t.true(o.repsAuto);
+  t.is(o.compareTo, 'baseline');
+  const plain = parseSuiteArgs(['--reps', '4'], def, known);
+  t.true(plain !== 'help' && plain.reps === 4 && !plain.repsAuto && plain.compareTo === undefined);
+  t.throws(() => parseSuiteArgs(['--reps', 'many'], def, known), { message: /--reps must be a whole number/ });
 });

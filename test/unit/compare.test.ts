@@ -287,3 +287,21 @@ test('a run compared with itself: no change anywhere, exit 0', async (t) => {
     t.is(r.p, 1);
   }
 });
+
+test('--vs-reference: each neighbour cell against its no-neighbour reference, in one directory', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'virtbench-vsref-'));
+  const alone: SyntheticCell = { platform: 'baremetal', workload: 'kernel-compile', metrics: [wall(90, 0.01)] };
+  const beside: SyntheticCell = { platform: 'baremetal', workload: 'kernel-compile', neighbourKind: 'competing', neighbour: 'kernel-compile', reference: cellOf(alone).id, metrics: [wall(120, 0.01)] };
+  const dir = writeRun(join(root, 'run'), syntheticRun({ seed: 4, reps: 5, cells: [alone, beside] }));
+  const res = await compareDirs(dir, dir, { out: false, vsReference: true });
+  t.is(res.exitCode, 1, res.report);
+  t.is(res.comparison!.rows.length, 1);
+  const r = res.comparison!.rows[0]!;
+  t.is(r.cell, cellOf(beside).id);
+  t.is(r.verdict, 'regression');
+  t.true(r.changePct > 25 && r.changePct < 40, `change ${r.changePct}`);
+  const none = writeRun(join(root, 'alone'), syntheticRun({ seed: 5, reps: 5, cells: [alone] }));
+  const bad = await compareDirs(none, none, { out: false, vsReference: true });
+  t.is(bad.exitCode, 2);
+  t.regex(bad.report, /no cell with a neighbour/);
+});
