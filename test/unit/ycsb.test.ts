@@ -274,3 +274,19 @@ test("redis-benchmark's CSV rate", (t) => {
   t.is(parseRedisBenchmarkCsv(csv), 32583.9);
   t.throws(() => parseRedisBenchmarkCsv('Could not connect to Redis'), { message: /no rate/ });
 });
+
+test('client threads: connections, operations and the load range split without gaps; inserting run phases stay on one', async (t) => {
+  const { splitShares, workerCount } = await import('../../workloads/ycsb/client.ts');
+  const o = resolveOptions({ workload: 'a', recordcount: 10_001, operationcount: 1001, threads: 5, target: 1000 });
+  const load = splitShares('load', o, 2);
+  t.deepEqual(load.map((s) => [s.threads, s.loadFrom, s.loadTo, s.operations]), [[3, 0, 5001, 5001], [2, 5001, 10_001, 5000]]);
+  t.is(load.reduce((a, s) => a + s.target, 0), 1000);
+  const run = splitShares('run', o, 2);
+  t.deepEqual(run.map((s) => [s.threads, s.operations]), [[3, 501], [2, 500]]);
+  t.not(run[0]!.seed, run[1]!.seed);
+  t.is(splitShares('run', resolveOptions({ threads: 1 }), 4).length, 1);
+  t.is(workerCount('run', o, 2), 2);
+  t.is(workerCount('run', resolveOptions({ workload: 'd', threads: 8 }), 2), 1);
+  t.is(workerCount('load', resolveOptions({ workload: 'd', threads: 8 }), 2), 2);
+  t.is(workerCount('run', resolveOptions({ workload: 'a', threads: 1 }), 2), 1);
+});

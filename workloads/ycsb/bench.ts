@@ -55,10 +55,11 @@ async function main(): Promise<void> {
     await execa('redis-cli', ['-h', HOST, '-p', String(port), 'HSET', 'bench:rec', ...Array.from({ length: 10 }, (_, i) => [`field${i}`, field]).flat()]);
     const { stdout: version } = await execa('redis-server', ['--version']);
     console.log(`${version.trim()}; ${recordcount} records; ${rounds} round(s) of ~${seconds} s per tool and connection count; medians`);
-    console.log('connections\tredis-benchmark HGETALL/s\tHSET/s\t50/50 mix ops/s\tycsb client workload A ops/s\tratio');
+    console.log('connections\tredis-benchmark HGETALL/s\tHSET/s\t50/50 mix ops/s\tycsb client workload A ops/s\tratio of medians\tmedian of per-round ratios');
     for (const c of connections) {
       const ours: number[] = [];
       const theirs: number[] = [];
+      const ratios: number[] = [];
       const gets: number[] = [];
       const sets: number[] = [];
       for (let round = 0; round < rounds; round++) {
@@ -73,11 +74,12 @@ async function main(): Promise<void> {
         const o = resolveOptions({ workload: 'a', recordcount, operationcount: 100_000_000, threads: c, maxexecutiontime: seconds, seed: round + 1 });
         const r = await runYcsb('run', o, HOST, port, ctx, (seconds + 60) * 1000);
         ours.push(r.throughput);
+        ratios.push(r.throughput / theirs[theirs.length - 1]!);
         console.error(`  c=${c} round ${round + 1}: redis-benchmark HGETALL ${Math.round(get)} HSET ${Math.round(set)}; ycsb ${Math.round(r.throughput)}`);
       }
       const t = median(theirs);
       const u = median(ours);
-      console.log([c, Math.round(median(gets)), Math.round(median(sets)), Math.round(t), Math.round(u), `${((100 * u) / t).toFixed(0)}%`].join('\t'));
+      console.log([c, Math.round(median(gets)), Math.round(median(sets)), Math.round(t), Math.round(u), `${((100 * u) / t).toFixed(0)}%`, `${(100 * median(ratios)).toFixed(0)}%`].join('\t'));
     }
   } finally {
     server.kill('SIGTERM');

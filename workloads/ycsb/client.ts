@@ -1,10 +1,14 @@
 // The harness's own YCSB client for Redis: YCSB's load and run phases with the core workloads'
 // semantics, records stored as YCSB's Redis binding stores them (one hash per record, plus the
 // "_indices" sorted set scored by the key's Java hashCode for scans), latencies in HDR histograms,
-// output in YCSB's text format. "threads" are connections, each with one request in flight.
+// output in YCSB's text format. "threads" are connections, each with one request in flight (no
+// pipelining). As Java YCSB's threads use every core, the connections are spread over worker
+// threads (one event loop each) so that one JavaScript thread never limits what Redis is asked.
+import { availableParallelism } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { KeyNames, RunChooser, fieldNames, validateOptions, type Operation, type YcsbOptions } from './core-workload.ts';
+import { CORE_WORKLOADS, KeyNames, RunChooser, fieldNames, validateOptions, type Operation, type YcsbOptions } from './core-workload.ts';
 import { javaStringHash, seededRandom, type Random } from './generators.ts';
 import { formatYcsbOutput, type OperationReport } from './output.ts';
 import { RedisReplyError, RespConnection, encodeCommand, type Reply } from './resp.ts';
@@ -22,6 +26,15 @@ class Measurement {
     if (v < this.min) this.min = v;
     this.returns.set(status, (this.returns.get(status) ?? 0) + 1);
   }
+  /** Plain data for another thread; merged back with `absorb`. */
+  export(): ExportedMeasurement {
+    return { histogram: hdr.encodeIntoCompressedBase64(this.hist), min: this.min, returns: [...this.returns] };
+  }
+  absorb(e: ExportedMeasurement): void {
+    this.hist.add(hdr.decodeFromCompressedBase64(e.histogram));
+    if (e.min < this.min) this.min = e.min;
+    for (const [k, n] of e.returns) this.returns.set(k, (this.returns.get(k) ?? 0) + n);
+  }
   report(name: string): OperationReport {
     const h = this.hist;
     return {
@@ -36,9 +49,20 @@ class Measurement {
   }
 }
 
+interface ExportedMeasurement {
+  histogram: string;
+  min: number;
+  returns: Array<[string, number]>;
+}
+
+const ORDER = ['READ', 'UPDATE', 'INSERT', 'SCAN', 'READ-MODIFY-WRITE', 'CLEANUP'];
+
 class Measurements {
   private readonly byName = new Map<string, Measurement>();
-  constructor(private readonly order: string[]) {}
+  constructor(private readonly order: string[] = ORDER) {}
+  export(): Array<[string, ExportedMeasurement]> {
+    return [...this.byName].map(([n, m]) => [n, m.export()]);
+  }
   get(name: string): Measurement {
     let m = this.byName.get(name);
     if (!m) this.byName.set(name, (m = new Measurement()));
@@ -66,6 +90,57 @@ export interface ClientIo {
   /** Status lines (stderr in the CLI). */
   status?: (line: string) => void;
   signal?: AbortSignal;
+  /** Client threads (event loops) to spread the connections over; default: one per host CPU, at most one per connection. */
+  workers?: number;
+}
+
+/** The part of a phase one event loop runs: its connections, operations, load range and target. */
+export interface Share {
+  threads: number;
+  operations: number;
+  /** Load phase: this share inserts key numbers loadFrom..loadTo-1. */
+  loadFrom: number;
+  loadTo: number;
+  target: number;
+  seed: number;
+}
+
+/** What one share measured, as plain data (it may come from a worker thread). */
+export interface ShareOutcome {
+  runtimeMs: number;
+  operationsDone: number;
+  errors: number;
+  gc: { count: number; timeMs: number };
+  ops: Array<[string, ExportedMeasurement]>;
+}
+
+interface ShareIo {
+  signal?: AbortSignal;
+  /** Called once the connections are open; the timed part starts when it resolves (a barrier across workers). */
+  ready?: () => Promise<void>;
+  progress?: (done: number) => void;
+}
+
+/** Split a phase over n event loops: connections, operations and the load range as even as they go. */
+export function splitShares(phase: 'load' | 'run', o: YcsbOptions, n: number): Share[] {
+  const parts = Math.max(1, Math.min(n, o.threads));
+  const even = (total: number, i: number) => Math.floor(total / parts) + (i < total % parts ? 1 : 0);
+  const shares: Share[] = [];
+  let from = o.insertstart;
+  for (let i = 0; i < parts; i++) {
+    const threads = even(o.threads, i);
+    const loads = phase === 'load' ? even(o.recordcount - o.insertstart, i) : 0;
+    shares.push({ threads, operations: phase === 'load' ? loads : even(o.operationcount, i), loadFrom: from, loadTo: from + loads, target: (o.target * threads) / o.threads, seed: o.seed * 7919 + i * 104729 + (phase === 'load' ? 1 : 2) });
+    from += loads;
+  }
+  return shares;
+}
+
+/** Event loops a phase may use: inserts of the run phase (workloads D, E) share one key sequence, so they stay on one. */
+export function workerCount(phase: 'load' | 'run', o: YcsbOptions, wanted = availableParallelism()): number {
+  const w = CORE_WORKLOADS[o.workload];
+  if (phase === 'run' && w && w.insert > 0) return 1;
+  return Math.max(1, Math.min(wanted, o.threads));
 }
 
 export interface PhaseOutcome {
@@ -76,11 +151,9 @@ export interface PhaseOutcome {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Run YCSB's load ('load') or transaction ('run') phase against one Redis server; returns YCSB text. */
-export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, io: ClientIo = {}): Promise<PhaseOutcome> {
-  const problems = validateOptions(o);
-  if (problems.length) throw new Error(problems.join('; '));
-  const random = seededRandom(o.seed * 7919 + (phase === 'load' ? 1 : 2));
+/** One event loop's part of a phase (in this thread); see runPhase. */
+export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, share: Share, io: ShareIo = {}): Promise<ShareOutcome> {
+  const random = seededRandom(share.seed);
   const pool = valuePool(random, 1 << 20);
   const fields = fieldNames(o.fieldcount);
   const keys = new KeyNames();
@@ -88,7 +161,7 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
     const off = Math.floor(random() * (pool.length - o.fieldlength));
     return pool.subarray(off, off + o.fieldlength);
   };
-  const m = new Measurements(['READ', 'UPDATE', 'INSERT', 'SCAN', 'READ-MODIFY-WRITE', 'CLEANUP']);
+  const m = new Measurements();
   const chooser = phase === 'run' ? new RunChooser(o, random) : undefined;
 
   let gcCount = 0;
@@ -103,7 +176,7 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
 
   const conns: RespConnection[] = [];
   try {
-    for (let i = 0; i < o.threads; i++) conns.push(await RespConnection.connect(host, port));
+    for (let i = 0; i < share.threads; i++) conns.push(await RespConnection.connect(host, port));
   } catch (err) {
     for (const c of conns) c.destroy();
     gcObserver.disconnect();
@@ -113,9 +186,9 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
   let stop = false;
   let done = 0;
   let errors = 0;
-  let loadNext = o.insertstart;
-  const loadEnd = o.recordcount;
-  const total = phase === 'load' ? o.recordcount - o.insertstart : o.operationcount;
+  let loadNext = share.loadFrom;
+  const loadEnd = share.loadTo;
+  const total = share.operations;
   const onAbort = () => {
     stop = true;
   };
@@ -208,20 +281,19 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
   };
 
   // YCSB splits the operation count over threads; a target throughput is split the same way
-  const perThread = (i: number) => Math.floor(total / o.threads) + (i < total % o.threads ? 1 : 0);
-  const tickMs = o.target > 0 ? (1000 * o.threads) / o.target : 0;
+  const perThread = (i: number) => Math.floor(total / share.threads) + (i < total % share.threads ? 1 : 0);
+  const tickMs = share.target > 0 ? (1000 * share.threads) / share.target : 0;
+  try {
+    await io.ready?.();
+  } catch (err) {
+    for (const c of conns) c.destroy();
+    gcObserver.disconnect();
+    throw err;
+  }
   const start = performance.now();
   let deadlineTimer: NodeJS.Timeout | undefined;
   if (phase === 'run' && o.maxexecutiontime > 0) deadlineTimer = setTimeout(() => (stop = true), o.maxexecutiontime * 1000);
-  let lastDone = 0;
-  let lastT = start;
-  const statusTimer = setInterval(() => {
-    const now = performance.now();
-    const cur = ((done - lastDone) * 1000) / (now - lastT);
-    lastDone = done;
-    lastT = now;
-    io.status?.(`${new Date().toISOString()} ${Math.round((now - start) / 1000)} sec: ${done} operations; ${cur.toFixed(1)} current ops/sec;`);
-  }, 10_000);
+  const progressTimer = io.progress ? setInterval(() => io.progress!(done), 1000) : undefined;
 
   const worker = async (i: number) => {
     const c = conns[i]!;
@@ -252,7 +324,7 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
     stop = true;
   }
   const runtimeMs = performance.now() - start;
-  clearInterval(statusTimer);
+  if (progressTimer) clearInterval(progressTimer);
   if (deadlineTimer) clearTimeout(deadlineTimer);
   io.signal?.removeEventListener('abort', onAbort);
   for (const c of conns) {
@@ -262,5 +334,81 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
   }
   gcObserver.disconnect();
   if (failure) throw failure;
-  return { text: formatYcsbOutput({ runtimeMs, operationsDone: done, gc: { count: gcCount, timeMs: gcMs }, ops: m.reports() }), operationsDone: done, errors };
+  return { runtimeMs, operationsDone: done, errors, gc: { count: gcCount, timeMs: gcMs }, ops: m.export() };
+}
+
+const WORKER = new URL('./worker.ts', import.meta.url).href;
+// a worker thread does not inherit the parent's TypeScript loader: register tsx's in it first
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER)}); })`;
+
+/** Run shares in worker threads, started together once all are connected; the wall time from that start is the run time. */
+async function runInWorkers(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, shares: Share[], io: ClientIo, progress: number[]): Promise<{ outcomes: ShareOutcome[]; runtimeMs: number }> {
+  const workers = shares.map((share) => new Worker(WORKER_BOOT, { eval: true, workerData: { phase, o, host, port, share } }));
+  const stopAll = () => workers.forEach((w) => w.postMessage('stop'));
+  io.signal?.addEventListener('abort', stopAll, { once: true });
+  let start = 0;
+  let readyCount = 0;
+  try {
+    const outcomes = await Promise.all(
+      workers.map(
+        (w, i) =>
+          new Promise<ShareOutcome>((resolve, reject) => {
+            w.on('message', (msg: { type: string; outcome?: ShareOutcome; message?: string; done?: number }) => {
+              if (msg.type === 'ready' && ++readyCount === workers.length) {
+                start = performance.now();
+                workers.forEach((x) => x.postMessage('go'));
+              } else if (msg.type === 'progress') progress[i] = msg.done ?? 0;
+              else if (msg.type === 'result') resolve(msg.outcome!);
+              else if (msg.type === 'error') {
+                stopAll();
+                reject(new Error(msg.message));
+              }
+            });
+            w.on('error', (err) => {
+              stopAll();
+              reject(err);
+            });
+            w.on('exit', (code) => reject(new Error(`YCSB client worker ${i} exited ${code} before reporting`)));
+          }),
+      ),
+    );
+    return { outcomes, runtimeMs: performance.now() - start };
+  } finally {
+    io.signal?.removeEventListener('abort', stopAll);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Run YCSB's load ('load') or transaction ('run') phase against one Redis server; returns YCSB text. */
+export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, io: ClientIo = {}): Promise<PhaseOutcome> {
+  const problems = validateOptions(o);
+  if (problems.length) throw new Error(problems.join('; '));
+  const shares = splitShares(phase, o, workerCount(phase, o, io.workers));
+  const progress = shares.map(() => 0);
+  const t0 = performance.now();
+  let last = { done: 0, t: t0 };
+  const statusTimer = setInterval(() => {
+    const now = performance.now();
+    const done = progress.reduce((a, b) => a + b, 0);
+    io.status?.(`${new Date().toISOString()} ${Math.round((now - t0) / 1000)} sec: ${done} operations; ${(((done - last.done) * 1000) / (now - last.t)).toFixed(1)} current ops/sec;`);
+    last = { done, t: now };
+  }, 10_000);
+  try {
+    let outcomes: ShareOutcome[];
+    let runtimeMs: number;
+    if (shares.length === 1) {
+      const r = await runShare(phase, o, host, port, shares[0]!, { signal: io.signal, progress: (d) => (progress[0] = d) });
+      outcomes = [r];
+      runtimeMs = r.runtimeMs;
+    } else {
+      ({ outcomes, runtimeMs } = await runInWorkers(phase, o, host, port, shares, io, progress));
+    }
+    const m = new Measurements();
+    for (const out of outcomes) for (const [name, e] of out.ops) m.get(name).absorb(e);
+    const operationsDone = outcomes.reduce((a, x) => a + x.operationsDone, 0);
+    const gc = { count: outcomes.reduce((a, x) => a + x.gc.count, 0), timeMs: outcomes.reduce((a, x) => a + x.gc.timeMs, 0) };
+    return { text: formatYcsbOutput({ runtimeMs, operationsDone, gc, ops: m.reports() }), operationsDone, errors: outcomes.reduce((a, x) => a + x.errors, 0) };
+  } finally {
+    clearInterval(statusTimer);
+  }
 }

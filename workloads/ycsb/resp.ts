@@ -10,6 +10,12 @@ export class RedisReplyError extends Error {
 export type Reply = string | number | Buffer | null | RedisReplyError | Reply[];
 
 const CR = 13;
+
+/** Index of the next CR at or after `from`, or -1: header lines are a few bytes, a JS loop beats a native call per line. */
+function findCR(buf: Buffer, from: number): number {
+  for (let i = from, n = buf.length; i < n; i++) if (buf[i] === CR) return i;
+  return -1;
+}
 const NEED_MORE = Symbol('need-more');
 type Parsed = { value: Reply; end: number } | typeof NEED_MORE;
 
@@ -29,7 +35,7 @@ function readInt(buf: Buffer, start: number, end: number): number {
 export function parseReply(buf: Buffer, pos: number): Parsed {
   if (pos >= buf.length) return NEED_MORE;
   const type = buf[pos];
-  const lineEnd = buf.indexOf(CR, pos + 1);
+  const lineEnd = findCR(buf, pos + 1);
   if (lineEnd < 0 || lineEnd + 1 >= buf.length) return NEED_MORE;
   const next = lineEnd + 2;
   switch (type) {
@@ -73,7 +79,7 @@ export function parseReply(buf: Buffer, pos: number): Parsed {
 export function skipReply(buf: Buffer, pos: number): Parsed {
   if (pos >= buf.length) return NEED_MORE;
   const type = buf[pos];
-  const lineEnd = buf.indexOf(CR, pos + 1);
+  const lineEnd = findCR(buf, pos + 1);
   if (lineEnd < 0 || lineEnd + 1 >= buf.length) return NEED_MORE;
   const next = lineEnd + 2;
   switch (type) {
@@ -99,23 +105,54 @@ export function skipReply(buf: Buffer, pos: number): Parsed {
   }
 }
 
-/** The RESP encoding of one command. */
+/** Decimal digits of a non-negative integer written at p; returns the new position. */
+function writeUInt(out: Buffer, p: number, n: number): number {
+  if (n < 10) {
+    out[p] = 48 + n;
+    return p + 1;
+  }
+  const start = p;
+  while (n > 0) {
+    out[p++] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  out.subarray(start, p).reverse();
+  return p;
+}
+
+const digits = (n: number) => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : String(n).length);
+
+/** The RESP encoding of one command (ASCII strings copied in JS: a native call per argument costs more). */
 export function encodeCommand(args: ReadonlyArray<string | Buffer>): Buffer {
-  let size = 1 + String(args.length).length + 2;
+  let size = 1 + digits(args.length) + 2;
   const lens = new Array<number>(args.length);
+  let ascii = true;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const l = typeof a === 'string' ? Buffer.byteLength(a) : a.length;
+    let l: number;
+    if (typeof a === 'string') {
+      l = a.length;
+      for (let k = 0; k < l && ascii; k++) if (a.charCodeAt(k) > 127) ascii = false;
+      if (!ascii) l = Buffer.byteLength(a);
+    } else l = a.length;
     lens[i] = l;
-    size += 1 + String(l).length + 2 + l + 2;
+    size += 1 + digits(l) + 2 + l + 2;
   }
   const out = Buffer.allocUnsafe(size);
-  let p = out.write(`*${args.length}\r\n`, 0, 'latin1');
+  out[0] = 42; // *
+  let p = writeUInt(out, 1, args.length);
+  out[p++] = 13;
+  out[p++] = 10;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    p += out.write(`$${lens[i]}\r\n`, p, 'latin1');
-    if (typeof a === 'string') p += out.write(a, p);
-    else p += a.copy(out, p);
+    const l = lens[i]!;
+    out[p++] = 36; // $
+    p = writeUInt(out, p, l);
+    out[p++] = 13;
+    out[p++] = 10;
+    if (typeof a !== 'string') p += a.copy(out, p);
+    else if (ascii) for (let k = 0; k < l; k++) out[p++] = a.charCodeAt(k);
+    else p += out.write(a, p);
     out[p++] = 13;
     out[p++] = 10;
   }
