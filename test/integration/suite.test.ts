@@ -38,27 +38,35 @@ test('dry run prints the plan and runs nothing', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'vb-dry-'));
   const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'baremetal,lxc', '--dry-run', '--out', out]);
   t.is(r.exitCode, 0, r.all);
-  t.regex(r.all ?? '', /14 cells:/);
-  t.regex(r.all ?? '', /42 runs, estimated \d+m\d+s/);
+  t.regex(r.all ?? '', /34 cells:/);
+  t.regex(r.all ?? '', /102 runs, estimated \d+m\d+s/);
   t.deepEqual(readdirSync(out), []);
 });
+
+// Two repetitions instead of smoke's three keep CI within its time (34 cells: CPU, disk, memory and
+// network rows, ycsb-redis alone); n = 2 still gives every statistic column a value.
+const REPS = 2;
 
 test('isolation smoke matrix on baremetal and lxc', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'vb-smoke-'));
   const t0 = Date.now();
-  const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'baremetal,lxc', '--out', out, '--seed', '1']);
+  const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'baremetal,lxc', '--reps', String(REPS), '--out', out, '--seed', '1']);
   const minutes = (Date.now() - t0) / 60000;
   t.log(`smoke isolation on baremetal+lxc: ${minutes.toFixed(1)} min`);
   t.is(r.exitCode, 0, (r.all ?? '').split('\n').slice(-30).join('\n'));
   const [dir] = readdirSync(join(out, 'isolation'));
   const resultDir = join(out, 'isolation', dir!);
   const manifest = JSON.parse(readFileSync(join(resultDir, 'manifest.json'), 'utf8')) as Manifest;
-  t.is(manifest.cells.length, 14);
+  t.is(manifest.cells.length, 34);
+  t.deepEqual([...new Set(manifest.cells.map((c) => c.resource))].sort(), ['cpu', 'disk', 'memory', 'network']);
+  for (const w of ['kernel-compile', 'filebench', 'specjbb-like', 'ycsb-redis', 'rubis']) {
+    t.true(manifest.cells.some((c) => c.workload === w && c.neighbour === 'none'), `${w} alone`);
+  }
   t.is(manifest.options.seed, 1);
   t.true(manifest.tools.lxc !== 'not installed');
   const samples = readFileSync(join(resultDir, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Sample);
   const runs = new Set(samples.map((s) => `${s.cell}#${s.rep}`));
-  t.is(runs.size, 14 * 3);
+  t.is(runs.size, 34 * REPS);
   const notOk = samples.filter((s) => s.status !== 'ok');
   t.deepEqual(notOk.map((s) => `${s.cell} ${s.status} ${s.message}`), [], 'every smoke run finishes');
   t.true(existsSync(join(resultDir, 'summary.csv')));
@@ -67,7 +75,7 @@ test('isolation smoke matrix on baremetal and lxc', async (t) => {
   const rows = parseCsv(text);
   t.deepEqual([...new Set(rows.map((x) => x.cell))].sort(), manifest.cells.map((c) => c.id).sort(), 'a row for every cell');
   for (const row of rows) {
-    t.is(row.n, '3', `${row.cell} ${row.metric}`);
+    t.is(row.n, String(REPS), `${row.cell} ${row.metric}`);
     for (const col of ['mean', 'sd', 'cv', 'median', 'min', 'max', 'ci95_low', 'ci95_high']) t.not(row[col], '', `${row.cell} ${row.metric} ${col}`);
     if (row.neighbour_kind !== 'none') t.not(row.ratio, '', `${row.cell} ratio`);
   }
