@@ -65,13 +65,14 @@ export function vegaLiteSpec(fig: FigureData): TopLevelSpec {
   const tops = values.flatMap((v) => [v.value ?? 0, v.high ?? 0]);
   const yMax = Math.max(...tops, fig.measure === 'relative' ? 1 : 0) * 1.12 || 1;
   const step = fig.platforms.length * BAR_PX + GAP_PX;
+  const width = Math.max(360, fig.categories.length * step);
   const x = {
     field: 'category',
     type: 'nominal' as const,
     sort: fig.categories,
     title: fig.xTitle,
     // a long category ('filebench (ops_s)', 'competing: kernel-compile') breaks before '(' or after ':'
-    axis: { labelAngle: 0, labelLimit: step + 40, labelFontSize: 11, titleFontSize: 12, labelExpr: "split(replace(replace(datum.label, ' (', '\\n('), ': ', ':\\n'), '\\n')" },
+    axis: { labelAngle: 0, labelLimit: Math.floor(width / Math.max(1, fig.categories.length)), labelFontSize: 11, titleFontSize: 12, labelExpr: "split(replace(replace(datum.label, ' (', '\\n('), ': ', ':\\n'), '\\n')" },
   };
   const xOffset = { field: 'platform', type: 'nominal' as const, sort: fig.platforms, scale: { paddingInner: 0.08 } };
   const y = {
@@ -115,7 +116,6 @@ export function vegaLiteSpec(fig: FigureData): TopLevelSpec {
       encoding: { y: { ...y, field: 'one' } },
     });
   }
-  const width = Math.max(360, fig.categories.length * step);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     // about 8 px per character of the 14 px bold title, 6.3 px of the 11 px subtitle

@@ -2,7 +2,7 @@
 # Nightly regression run on a lab host: run a suite, compare the run with the accepted baseline of
 # its suite and host, keep the last N runs, and leave a report. Exit code:
 #   0  nothing regressed        1  a regression (see the report)
-#   2  compare refused (no baseline, different configuration, ...: one line in the log says why)
+#   2  refused (no baseline, different configuration, bad option...: one line in the log says why)
 #   3  the suite did not produce a complete run (lock held too long, setup failure, interrupted)
 # Settings (environment, e.g. from /etc/default/virtbench-nightly):
 #   VIRTBENCH_DIR        checkout of virtbench (default: the directory above this script)
@@ -30,12 +30,16 @@ cd "$dir" || exit 3
 
 say() { printf '%s virtbench-nightly: %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
-# 1. Run the suite; wait while another harness run holds the host (the runner's lock).
+# 1. Run the suite and compare it with the accepted baseline of this suite and host in one step
+#    (--compare-to baseline: a missing baseline is refused before anything runs; cells compare
+#    suspects are re-run before the verdict; compare.csv and compare.md land in the run directory).
+#    Wait while another harness run holds the host (the runner's lock).
 log="$nightly/$suite-suite.log"
+report="$nightly/$suite-compare.txt"
 waited=0
 while :; do
-  npm run -s suite "$suite" -- --profile "$profile" --reps "$reps" --out "$results" "${extra[@]}" 2>&1 | tee "$log"
-  suite_rc=${PIPESTATUS[0]}
+  npm run -s suite "$suite" -- --profile "$profile" --reps "$reps" --out "$results" --compare-to baseline "${extra[@]}" >"$report" 2>"$log"
+  suite_rc=$?
   if [ "$suite_rc" -eq 2 ] && grep -q 'another virtbench run' "$log" && [ "$waited" -lt "$lock_wait" ]; then
     say "host busy with another run; retrying in 5 minutes"
     sleep 300
@@ -44,26 +48,27 @@ while :; do
   fi
   break
 done
+cat "$log" >&2
+cat "$report"
 run_dir=$(sed -n 's/^results: //p' "$log" | tail -n 1)
-if [ -z "$run_dir" ] || [ ! -f "$run_dir/manifest.json" ]; then
-  say "the suite produced no result directory (exit $suite_rc); see $log"
-  printf '%s\t%s\t%s\t3\tsuite failed (exit %s)\n' "$(date -u +%FT%TZ)" "$suite" "-" "$suite_rc" >>"$nightly/history.tsv"
+if [ "$suite_rc" -eq 2 ]; then
+  # bad input or compare refused (no baseline, different configuration): one line says why
+  headline=$(grep '^virtbench: ' "$log" | tail -n 1)
+  say "${headline:-the suite refused to run (exit 2); see $log}"
+  printf '%s\t%s\t%s\t2\t%s\n' "$(date -u +%FT%TZ)" "$suite" "${run_dir:--}" "$headline" >>"$nightly/history.tsv"
+  exit 2
+fi
+if [ -z "$run_dir" ] || [ ! -f "$run_dir/compare.csv" ]; then
+  say "the suite produced no compared run (exit $suite_rc); see $log"
+  printf '%s\t%s\t%s\t3\tsuite failed (exit %s)\n' "$(date -u +%FT%TZ)" "$suite" "${run_dir:--}" "$suite_rc" >>"$nightly/history.tsv"
   exit 3
 fi
+cp "$report" "$run_dir/compare.txt"
+# exit 1 means a regression or runs that ended in error: compare.csv tells which
+cmp_rc=0
+if grep -q ',regression,' "$run_dir/compare.csv"; then cmp_rc=1; fi
+headline=$(tail -n 1 "$report")
 say "run: $run_dir (suite exit $suite_rc)"
-
-# 2. Compare with the accepted baseline of this suite and host (compare.csv, compare.md in the run).
-#    When the suite runner gains --compare-to baseline (re-running suspect cells before the
-#    verdict), steps 1 and 2 become one: npm run suite "$suite" -- ... --compare-to baseline
-npm run -s compare -- --results "$results" --allow-partial "$run_dir" >"$run_dir/compare.txt" 2>"$nightly/$suite-compare.err"
-cmp_rc=$?
-cat "$nightly/$suite-compare.err" >&2
-if [ "$cmp_rc" -eq 2 ]; then
-  headline=$(head -n 1 "$nightly/$suite-compare.err")
-else
-  headline=$(tail -n 1 "$run_dir/compare.txt")
-  cat "$run_dir/compare.txt"
-fi
 
 # 3. The report: the latest Markdown report beside the history of verdicts.
 [ -f "$run_dir/compare.md" ] && cp "$run_dir/compare.md" "$nightly/$suite-latest.md"

@@ -91,3 +91,19 @@ test('figures and export of a result directory', async (t) => {
   t.is(none.exitCode, 2);
   oneLine(t, none.stderr, /not a result directory/);
 });
+
+test('suite --compare-to: a missing or unusable baseline is one line and exit 2 before anything runs', async (t) => {
+  const empty = await mkdtemp(join(tmpdir(), 'virtbench-cli-nobase-'));
+  const cases: [string, RegExp][] = [
+    ['baseline', /^virtbench: no accepted baseline for suite 'isolation' on host '.*'.*npm run baseline accept/],
+    [join(fixtures, 'other-suite'), /^virtbench: --compare-to .*other-suite holds a 'overcommit' run, not 'isolation'$/],
+    [join(fixtures, 'not-a-result'), /^virtbench: .*not-a-result is not a result directory: no manifest\.json$/],
+    [join(fixtures, 'base'), /^virtbench: --compare-to .*base was measured on 'lab1', not on this host/],
+  ];
+  for (const [to, re] of cases) {
+    const r = await run('suite', ['isolation', '--dry-run', '--profile', 'smoke', '--platforms', 'baremetal', '--out', empty, '--compare-to', to]);
+    t.is(r.exitCode, 2, `${to}: ${r.stderr}`);
+    oneLine(t, r.stderr.split('\n').filter((l) => !/^npm warn/.test(l)).join('\n'), re);
+    t.is(r.stdout, '', 'no plan printed');
+  }
+});
