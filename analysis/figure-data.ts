@@ -16,7 +16,9 @@
 //              policies exist
 import { NEIGHBOUR_ORDER } from '../core/matrix.ts';
 import type { Better } from '../core/types.ts';
-import type { SummaryRow } from './summary.ts';
+import { UsageError } from '../core/errors.ts';
+import { loadRun, type LoadOptions, type LoadedRun } from './resultdir.ts';
+import { summarize, type SummaryRow } from './summary.ts';
 
 export type Measure = 'relative' | 'absolute';
 export type FigureKind = 'overview' | 'workload' | 'overcommit' | 'allocation';
@@ -284,4 +286,18 @@ export function figureData(rows: readonly SummaryRow[], opts: FigureOptions = {}
     }
   }
   return out;
+}
+
+/**
+ * The figures of a result directory (for `npm run figures` and `npm run export`): its platforms
+ * first in the run's order, loading notes on stderr; UsageError when there is nothing to draw.
+ */
+export async function figuresOfRun(dir: string, opts: LoadOptions = {}): Promise<{ run: LoadedRun; figs: FigureData[] }> {
+  const run = await loadRun(dir, opts);
+  for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
+  const mine = run.manifest.platforms ?? [];
+  const order = [...mine, ...PLATFORM_ORDER.filter((p) => !mine.includes(p))];
+  const figs = figureData(summarize(run.samples), { platformOrder: order });
+  if (figs.length === 0) throw new UsageError(`${run.dir}: nothing to draw or export (no measured samples)`);
+  return { run, figs };
 }

@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { cliMain, intArg, parseCli } from '../analysis/cli-support.ts';
 import { writeTables } from '../analysis/export.ts';
-import { PLATFORM_ORDER, figureData } from '../analysis/figure-data.ts';
-import { loadRun } from '../analysis/resultdir.ts';
-import { summarize } from '../analysis/summary.ts';
+import { figuresOfRun } from '../analysis/figure-data.ts';
 
 const USAGE = `usage: npm run export <result dir> [-- options]
 
@@ -33,11 +31,7 @@ await cliMain(async () => {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
-  const run = await loadRun(positionals[0]!, { allowPartial: v['allow-partial'] });
-  for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
-  const order = [...(run.manifest.platforms ?? []), ...PLATFORM_ORDER.filter((p) => !(run.manifest.platforms ?? []).includes(p))];
-  const figs = figureData(summarize(run.samples), { platformOrder: order });
-  if (figs.length === 0) throw new UsageError(`${run.dir}: nothing to export (no measured samples)`);
+  const { run, figs } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
   const out = v.out ?? join(run.dir, 'tables');
   const files = writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) });
   for (const f of files) process.stdout.write(`${f}\n`);

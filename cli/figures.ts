@@ -2,10 +2,8 @@
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { cliMain, parseCli } from '../analysis/cli-support.ts';
-import { PLATFORM_ORDER, figureData } from '../analysis/figure-data.ts';
+import { figuresOfRun } from '../analysis/figure-data.ts';
 import { writeFigures } from '../analysis/figures.ts';
-import { loadRun } from '../analysis/resultdir.ts';
-import { summarize } from '../analysis/summary.ts';
 
 const USAGE = `usage: npm run figures <result dir> [-- options]
 
@@ -31,11 +29,7 @@ await cliMain(async () => {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
-  const run = await loadRun(positionals[0]!, { allowPartial: v['allow-partial'] });
-  for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
-  const order = [...(run.manifest.platforms ?? []), ...PLATFORM_ORDER.filter((p) => !(run.manifest.platforms ?? []).includes(p))];
-  const figs = figureData(summarize(run.samples), { platformOrder: order });
-  if (figs.length === 0) throw new UsageError(`${run.dir}: nothing to draw (no measured samples)`);
+  const { run, figs } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
   const out = v.out ?? join(run.dir, 'figures');
   const written = await writeFigures(figs, out, { vegaLite: v['vega-lite'] });
   for (const w of written) process.stdout.write(`${w.file}\n`);
