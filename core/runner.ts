@@ -28,6 +28,8 @@ const GiB = 1024 ** 3;
 const GUEST_OVERHEAD_S = 3;
 /** Grace after the measured run's timeout before a neighbour is killed from outside regardless. */
 const NEIGHBOUR_DEADLINE_GRACE_S = 120;
+/** --reps auto: run time a cell may spend in all, by profile (smoke is for CI: minutes, not half an hour). */
+const AUTO_BUDGET_S: Record<string, number> = { smoke: 240, quick: 1800, paper: 7200 };
 
 export interface Io {
   out: (line: string) => void;
@@ -111,12 +113,13 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, io);
   if (opts.repsAuto) {
-    const caps = plan.cells.map((c) => repCap(estimateRunS(c, profile), { minReps: opts.reps }));
+    const budgetS = AUTO_BUDGET_S[opts.profile];
+    const caps = plan.cells.map((c) => repCap(estimateRunS(c, profile), { minReps: opts.reps, budgetS }));
     const most = plan.cells.reduce((s, c, i) => s + (caps[i]! - opts.reps) * estimateRunS(c, profile), 0);
     io.out(
       `reps auto: ${opts.reps} interleaved reps per cell first, then more rounds of the cells whose CoV is above ${ADAPTIVE_DEFAULTS.cvThreshold * 100}% ` +
         `or that have a value beyond ${ADAPTIVE_DEFAULTS.outlierSd} sd, up to ${Math.min(...caps) === Math.max(...caps) ? caps[0] : `${Math.min(...caps)}-${Math.max(...caps)}`} reps per cell ` +
-        `(${ADAPTIVE_DEFAULTS.budgetS / 60} min of runs per cell at most): up to ${formatDuration(most)} more`,
+        `(${formatDuration(budgetS ?? ADAPTIVE_DEFAULTS.budgetS)} of runs per cell at most): up to ${formatDuration(most)} more`,
     );
   }
   if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);
@@ -302,7 +305,7 @@ async function adaptiveRounds(cells: Cell[], opts: RunOptions, dir: string, runA
   const seen = new Map<string, Set<AdaptiveReason>>();
   for (let round = 1; ; round++) {
     const samples = await recorded(dir);
-    const decisions = decideRepetitions(samples, { minReps: opts.reps }, cells.map((c) => c.id));
+    const decisions = decideRepetitions(samples, { minReps: opts.reps, budgetS: AUTO_BUDGET_S[opts.profile] }, cells.map((c) => c.id));
     for (const d of decisions) {
       const set = seen.get(d.cell) ?? new Set();
       for (const r of d.reasons) set.add(r);
