@@ -4,9 +4,14 @@ import isolation from '../../suites/isolation.ts';
 
 const sel = { platforms: ['baremetal', 'lxc'], cpuPolicy: 'cpuset' as const, memoryLimit: 'hard' as const, overcommit: 1 };
 
-test('isolation expands to the Section 4.2 CPU and disk rows per platform', (t) => {
+test('isolation expands to the Section 4.2 CPU, disk, memory and network rows per platform', (t) => {
   const cells = expandCells(isolation, sel);
-  t.is(cells.length, 14);
+  // per platform: CPU 4, disk 4, memory 4, ycsb-redis alone 1, network (rubis) 4
+  t.is(cells.length, 2 * 17);
+  const lxcMem = cells.filter((c) => c.platform === 'lxc' && c.workload === 'specjbb-like').map((c) => `${c.neighbourKind}:${c.neighbour}`);
+  t.deepEqual(lxcMem, ['none:none', 'competing:specjbb-like', 'orthogonal:kernel-compile', 'adversarial:malloc-bomb']);
+  t.deepEqual(cells.filter((c) => c.platform === 'lxc' && c.workload === 'ycsb-redis').map((c) => c.neighbour), ['none']);
+  t.is(cells.find((c) => c.platform === 'lxc' && c.workload === 'kernel-compile' && c.neighbourKind === 'orthogonal')?.neighbour, 'specjbb-like');
   const lxcDisk = cells.filter((c) => c.platform === 'lxc' && c.workload === 'filebench').map((c) => `${c.neighbourKind}:${c.neighbour}`);
   t.deepEqual(lxcDisk, ['none:none', 'competing:filebench', 'orthogonal:kernel-compile', 'adversarial:bonnie']);
   const bomb = cells.find((c) => c.neighbour === 'fork-bomb' && c.platform === 'lxc')!;
@@ -19,7 +24,7 @@ test('neighbour filter keeps the reference cells', (t) => {
   const cells = expandCells(isolation, { ...sel, neighbours: ['adversarial'] });
   t.deepEqual(
     cells.filter((c) => c.platform === 'baremetal').map((c) => c.neighbour),
-    ['none', 'fork-bomb', 'none', 'bonnie'],
+    ['none', 'fork-bomb', 'none', 'bonnie', 'none', 'malloc-bomb', 'none', 'none', 'udp-flood'],
   );
 });
 
