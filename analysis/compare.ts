@@ -153,6 +153,22 @@ function fmtSet(xs: readonly unknown[]): string {
   return xs.map((x) => String(x)).join('+') || 'none';
 }
 
+/** How the hosts of two runs differ (name, CPU, cores, memory): [] when they are the same machine. */
+export function hostDifferences(base: Manifest, cand: Manifest): string[] {
+  const out: string[] = [];
+  const bh = (base as Partial<Manifest>).host;
+  const ch = (cand as Partial<Manifest>).host;
+  if (runHost(base) !== runHost(cand)) out.push(`host '${runHost(base)}' vs '${runHost(cand)}'`);
+  if (bh && ch) {
+    if (bh.cpu?.brand !== ch.cpu?.brand) out.push(`CPU '${bh.cpu?.brand}' vs '${ch.cpu?.brand}'`);
+    if (bh.cpu?.cores !== ch.cpu?.cores) out.push(`${bh.cpu?.cores} vs ${ch.cpu?.cores} CPU cores`);
+    if (typeof bh.memoryBytes === 'number' && typeof ch.memoryBytes === 'number' && Math.abs(bh.memoryBytes - ch.memoryBytes) > 0.02 * bh.memoryBytes) {
+      out.push(`${(bh.memoryBytes / 2 ** 30).toFixed(1)} vs ${(ch.memoryBytes / 2 ** 30).toFixed(1)} GiB of memory`);
+    }
+  }
+  return out;
+}
+
 /**
  * Refuse (UsageError) when two runs cannot be compared; return notes for differences that are
  * worth saying but do not make the comparison meaningless (kernel, tools, harness commit, timeout).
@@ -171,17 +187,9 @@ export function checkComparable(base: LoadedRun, cand: LoadedRun, opts: { allowO
   if (bp && cp && bp !== cp) refuse(`different profiles ('${bp}' vs '${cp}'): workloads do different amounts of work`);
 
   const notes: string[] = [];
-  const hostDiffs: string[] = [];
   const bh = b.host;
   const ch = c.host;
-  if (runHost(base.manifest) !== runHost(cand.manifest)) hostDiffs.push(`host '${runHost(base.manifest)}' vs '${runHost(cand.manifest)}'`);
-  if (bh && ch) {
-    if (bh.cpu?.brand !== ch.cpu?.brand) hostDiffs.push(`CPU '${bh.cpu?.brand}' vs '${ch.cpu?.brand}'`);
-    if (bh.cpu?.cores !== ch.cpu?.cores) hostDiffs.push(`${bh.cpu?.cores} vs ${ch.cpu?.cores} CPU cores`);
-    if (typeof bh.memoryBytes === 'number' && typeof ch.memoryBytes === 'number' && Math.abs(bh.memoryBytes - ch.memoryBytes) > 0.02 * bh.memoryBytes) {
-      hostDiffs.push(`${(bh.memoryBytes / 2 ** 30).toFixed(1)} vs ${(ch.memoryBytes / 2 ** 30).toFixed(1)} GiB of memory`);
-    }
-  }
+  const hostDiffs = hostDifferences(base.manifest, cand.manifest);
   if (hostDiffs.length > 0) {
     if (!opts.allowOtherHost) refuse(`${hostDiffs.join(', ')} (pass --allow-other-host to compare anyway)`);
     notes.push(`runs come from different hosts or hardware: ${hostDiffs.join(', ')}`);

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ADAPTIVE_DEFAULTS, adaptiveRecord, cellsNeedingMore, repCap, decideRepetitions, extraRound, type AdaptiveReason, type AdaptiveRecord } from '../analysis/adaptive.ts';
 import { resolveBaseline } from '../analysis/baseline.ts';
 import { compareDirs } from '../analysis/compare-dirs.ts';
-import { suspectCells } from '../analysis/compare.ts';
+import { hostDifferences, suspectCells } from '../analysis/compare.ts';
 import { loadRun, runHost } from '../analysis/resultdir.ts';
 import { readSamplesJsonl, writeSummaryCsv } from '../analysis/summary.ts';
 import { DRIVERS } from '../drivers/index.ts';
@@ -214,6 +214,11 @@ async function execute(
   const accel: Record<string, Accel> = {};
   for (const d of drivers) accel[d.name] = (await d.probe()).accel ?? 'native';
   const facts = await hostFacts(cgroupLayout().version);
+  if (compareBase) {
+    // the same machine as the baseline, or the whole run would end in a refused comparison
+    const diffs = hostDifferences(readManifest(compareBase), { host: facts } as Manifest);
+    if (diffs.length > 0) throw new UsageError(`--compare-to: ${compareBase} was measured on other hardware: ${diffs.join(', ')}`);
+  }
   const dir = resumeDir ?? newResultDir(resolve(opts.out), def.name, facts.hostname);
   const manifest: Manifest = {
     format: 1,
