@@ -3,7 +3,7 @@
 // without running a suite. Seeded: the same arguments give the same run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cellId } from '../core/matrix.ts';
+import { cellId, sampleCellFields } from '../core/matrix.ts';
 import { PROFILES } from '../core/profiles.ts';
 import { MANIFEST, SAMPLES, type Manifest } from '../core/results.ts';
 import { rng } from '../core/rng.ts';
@@ -118,16 +118,7 @@ export function syntheticRun(spec: SyntheticRunSpec): { manifest: Manifest; samp
         const v = draw(m, next);
         samples.push({
           suite,
-          cell: cell.id,
-          platform: cell.platform,
-          workload: cell.workload,
-          resource: cell.resource,
-          neighbourKind: cell.neighbourKind,
-          neighbour: cell.neighbour,
-          cpuPolicy: cell.cpuPolicy,
-          memoryLimit: cell.memoryLimit,
-          overcommit: cell.overcommit,
-          ...(cell.reference ? { reference: cell.reference } : {}),
+          ...sampleCellFields(cell),
           rep,
           warmup: isWarm,
           metric: m.metric,

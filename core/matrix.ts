@@ -1,7 +1,7 @@
 // A suite's matrix: which workload is measured beside which neighbour, on which platforms, and
 // which cell each cell's ratios are taken against. Expansion and scheduling are pure.
 import { rng, shuffle } from './rng.ts';
-import type { Cell, CpuPolicy, LimitKind, NeighbourKind, Resource } from './types.ts';
+import type { Cell, CpuPolicy, LimitKind, NeighbourKind, Resource, Sample } from './types.ts';
 
 export type ActiveNeighbourKind = Exclude<NeighbourKind, 'none'>;
 
@@ -119,3 +119,9 @@ export function fitToHost(o: { vcpus: number; memoryBytes: number; cpuPolicy: Cp
   return { vcpus, memoryBytes, adjustments };
 }
 
+
+/** The fields of a Sample that say which cell it belongs to (reference only where the cell has one). */
+export function sampleCellFields(cell: Cell): Pick<Sample, 'cell' | 'platform' | 'workload' | 'resource' | 'neighbourKind' | 'neighbour' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'reference'> {
+  const { platform, workload, resource, neighbourKind, neighbour, cpuPolicy, memoryLimit, overcommit, reference } = cell;
+  return { cell: cell.id, platform, workload, resource, neighbourKind, neighbour, cpuPolicy, memoryLimit, overcommit, ...(reference ? { reference } : {}) };
+}

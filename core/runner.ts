@@ -15,7 +15,7 @@ import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
 import { UnavailableError, UsageError, errorMessage } from './errors.ts';
 import { CACHE_DIR, acquireLock, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
-import { cpuLayout, expandCells, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
+import { cpuLayout, expandCells, sampleCellFields, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
 import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
 import { Progress, formatDuration } from './progress.ts';
@@ -493,16 +493,7 @@ async function measure(
     const missing = status === 'ok' && (got === undefined || !Number.isFinite(got.value));
     return {
       suite,
-      cell: cell.id,
-      platform: cell.platform,
-      workload: cell.workload,
-      resource: cell.resource,
-      neighbourKind: cell.neighbourKind,
-      neighbour: cell.neighbour,
-      cpuPolicy: cell.cpuPolicy,
-      memoryLimit: cell.memoryLimit,
-      overcommit: cell.overcommit,
-      reference: cell.reference,
+      ...sampleCellFields(cell),
       rep: run.rep,
       warmup: run.warmup,
       metric: m.metric,
