@@ -2,8 +2,7 @@
 // mid-run; an interrupted run resumes without repeating or losing finished samples.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SuiteDefinition } from '../../core/matrix.ts';
 import { runSuite } from '../../core/runner.ts';
@@ -11,6 +10,7 @@ import type { Sample, Workload } from '../../core/types.ts';
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { WORKLOADS } from '../../workloads/index.ts';
 import { leftovers } from './leftovers.ts';
+import { tempDir } from '../tmp.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const readSamples = (dir: string) =>
@@ -19,7 +19,7 @@ const onlyDir = (root: string) => join(root, 'isolation', readdirSync(join(root,
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} mid-run: exit code, no leftovers, and --resume completes the run`, async (t) => {
-    const out = mkdtempSync(join(tmpdir(), `vb-${signal}-`));
+    const out = tempDir(`vb-${signal}-`);
     const args = ['--import', 'tsx', 'cli/suite.ts', 'isolation', '--profile', 'smoke', '--platforms', 'lxc', '--workloads', 'filebench', '--neighbours', 'competing', '--reps', '2', '--out', out, '--seed', '3'];
     const child = execa(process.execPath, args, { reject: false, all: true, env: { CI: '1' } });
     // wait for the first finished run, then for guests of the next one to exist
@@ -75,7 +75,7 @@ test('a failing workload is recorded as error with its message; the suite goes o
     platforms: ['baremetal', 'lxc'],
     rows: [{ resource: 'cpu', workload: 'always-fails', neighbours: { adversarial: 'fork-bomb' } }],
   };
-  const out = mkdtempSync(join(tmpdir(), 'vb-fail-'));
+  const out = tempDir('vb-fail-');
   const lines: string[] = [];
   const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
   try {

@@ -4,19 +4,20 @@
 // with the second run the slowdown is significant and the exit code is 1. Figures render for the run.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { syntheticRun, writeRun } from '../../analysis/synthetic.ts';
 import { cgroupLayout } from '../../drivers/cgroups.ts';
 import { hostFacts } from '../../core/host.ts';
 import type { Manifest } from '../../core/results.ts';
 import type { Sample } from '../../core/types.ts';
+import { tempDir } from '../tmp.ts';
 
 const cli = (name: string, args: string[]) => execa(process.execPath, ['--import', 'tsx', `cli/${name}.ts`, ...args], { reject: false, all: true, env: { CI: '1' } });
 
 test('suite --compare-to: a suspect cell is re-run, then the slowdown is a regression (exit 1)', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'vb-compare-to-'));
+  const root = tempDir('vb-compare-to-');
   // what this host would measure if kernel-compile took 4 s: the real run is far slower
   const run = syntheticRun({
     seed: 1,
@@ -49,7 +50,7 @@ test('suite --compare-to: a suspect cell is re-run, then the slowdown is a regre
 });
 
 test('suite --compare-to a baseline of other hardware: refused before any run, exit 2', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'vb-compare-hw-'));
+  const root = tempDir('vb-compare-hw-');
   const baseline = writeRun(
     join(root, 'baseline'),
     syntheticRun({ seed: 2, reps: 3, host: hostname(), cells: [{ platform: 'baremetal', workload: 'kernel-compile', metrics: [{ metric: 'wall_s', unit: 's', better: 'lower', mean: 4, cv: 0.02 }] }] }),

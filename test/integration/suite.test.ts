@@ -2,13 +2,13 @@
 // gets a summary row with every column, and nothing is left on the host.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUMMARY_COLUMNS } from '../../analysis/summary.ts';
 import type { Manifest } from '../../core/results.ts';
 import type { Sample } from '../../core/types.ts';
 import { leftovers } from './leftovers.ts';
+import { tempDir } from '../tmp.ts';
 
 const suite = (args: string[]) => execa(process.execPath, ['--import', 'tsx', 'cli/suite.ts', ...args], { reject: false, all: true, env: { CI: '1' } });
 
@@ -19,7 +19,7 @@ function parseCsv(text: string): Record<string, string>[] {
 }
 
 test('bad input: one line, exit 2, nothing written', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'vb-bad-'));
+  const out = tempDir('vb-bad-');
   for (const [args, re] of [
     [['nosuch'], /unknown suite 'nosuch'; valid: .*isolation/],
     [['isolation', '--platforms', 'xen', '--out', out], /unknown platform 'xen'; valid: baremetal, lxc/],
@@ -35,7 +35,7 @@ test('bad input: one line, exit 2, nothing written', async (t) => {
 });
 
 test('dry run prints the plan and runs nothing', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'vb-dry-'));
+  const out = tempDir('vb-dry-');
   const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'baremetal,lxc', '--dry-run', '--out', out]);
   t.is(r.exitCode, 0, r.all);
   t.regex(r.all ?? '', /34 cells:/);
@@ -48,7 +48,7 @@ test('dry run prints the plan and runs nothing', async (t) => {
 const REPS = 2;
 
 test('isolation smoke matrix on baremetal and lxc', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'vb-smoke-'));
+  const out = tempDir('vb-smoke-');
   const t0 = Date.now();
   const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'baremetal,lxc', '--reps', String(REPS), '--out', out, '--seed', '1']);
   const minutes = (Date.now() - t0) / 60000;

@@ -2,10 +2,10 @@
 import test from 'ava';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../tmp.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'compare');
@@ -50,7 +50,7 @@ test('compare: 0 for no change, 1 for a regression, 2 for bad input', async (t) 
 });
 
 test('baseline accept, then compare <candidate> against it', async (t) => {
-  const results = await mkdtemp(join(tmpdir(), 'virtbench-cli-baseline-'));
+  const results = tempDir('virtbench-cli-baseline-');
   const acc = await run('baseline', ['accept', join(fixtures, 'base'), '--results', results, '--note', 'known good']);
   t.is(acc.exitCode, 0, acc.stderr);
   t.regex(acc.stdout, /accepted .*base as the baseline of suite 'isolation' on host 'lab1'/);
@@ -59,7 +59,7 @@ test('baseline accept, then compare <candidate> against it', async (t) => {
   t.is(path.stdout.trim(), join(results, 'baselines', 'isolation', 'lab1'));
   const list = await run('baseline', ['list', '--results', results]);
   t.regex(list.stdout, /^isolation\tlab1\taccepted .* \(known good\)/);
-  const out = await mkdtemp(join(tmpdir(), 'virtbench-cli-out-'));
+  const out = tempDir('virtbench-cli-out-');
   const cmp = await run('compare', ['--results', results, '--out', out, join(fixtures, 'slower')]);
   t.is(cmp.exitCode, 1, cmp.stderr);
   t.true(existsSync(join(out, 'compare.csv')));
@@ -73,7 +73,7 @@ test('baseline accept, then compare <candidate> against it', async (t) => {
 });
 
 test('figures and export of a result directory', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'virtbench-cli-figs-'));
+  const out = tempDir('virtbench-cli-figs-');
   const figs = await run('figures', [join(fixtures, 'base'), '--out', join(out, 'figures')]);
   t.is(figs.exitCode, 0, figs.stderr);
   t.true(existsSync(join(out, 'figures', 'kernel-compile-wall_s-by-neighbour-relative.svg')));
@@ -93,7 +93,7 @@ test('figures and export of a result directory', async (t) => {
 });
 
 test('suite --compare-to: a missing or unusable baseline is one line and exit 2 before anything runs', async (t) => {
-  const empty = await mkdtemp(join(tmpdir(), 'virtbench-cli-nobase-'));
+  const empty = tempDir('virtbench-cli-nobase-');
   const cases: [string, RegExp][] = [
     ['baseline', /^virtbench: no accepted baseline for suite 'isolation' on host '.*'.*npm run baseline accept/],
     [join(fixtures, 'other-suite'), /^virtbench: --compare-to .*other-suite holds a 'overcommit' run, not 'isolation'$/],

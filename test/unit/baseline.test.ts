@@ -1,17 +1,17 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { acceptBaseline, baselineDir, listBaselines, resolveBaseline } from '../../analysis/baseline.ts';
 import { compareDirs } from '../../analysis/compare-dirs.ts';
 import { syntheticRun, writeRun, type SyntheticCell } from '../../analysis/synthetic.ts';
+import { tempDir } from '../tmp.ts';
 
 const cells = (mean: number): SyntheticCell[] => [{ platform: 'baremetal', workload: 'kernel-compile', metrics: [{ metric: 'wall_s', unit: 's', better: 'lower', mean, cv: 0.01 }] }];
 
 test('accept copies the run under baselines/<suite>/<host>, writes a tolerance template, resolve finds it', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'virtbench-baseline-'));
+  const root = tempDir('virtbench-baseline-');
   const results = join(root, 'results');
   const run = writeRun(join(results, 'isolation', 'r1'), syntheticRun({ seed: 1, reps: 5, cells: cells(90), host: 'lab.example/1' }));
   t.throws(() => resolveBaseline('isolation', 'lab.example/1', results), { instanceOf: UsageError, message: /no accepted baseline for suite 'isolation' on host 'lab.example\/1'.*npm run baseline accept/ });
@@ -55,7 +55,7 @@ test('accept copies the run under baselines/<suite>/<host>, writes a tolerance t
 });
 
 test('accept refuses an interrupted run and a directory that is not a run', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'virtbench-baseline-bad-'));
+  const root = tempDir('virtbench-baseline-bad-');
   const run = writeRun(join(root, 'r'), syntheticRun({ seed: 1, reps: 5, cells: cells(90) }));
   const text = await readFile(join(run, 'samples.jsonl'), 'utf8');
   await writeFile(join(run, 'samples.jsonl'), text.slice(0, -40));

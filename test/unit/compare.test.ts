@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareDirs } from '../../analysis/compare-dirs.ts';
 import { compareRuns, fisherGreater, shortCellIds, suspectCells, type Comparison } from '../../analysis/compare.ts';
 import { asLoaded, cellOf, syntheticRun, writeRun, type SyntheticCell, type SyntheticMetric } from '../../analysis/synthetic.ts';
 import { parseTolerance } from '../../analysis/tolerance.ts';
+import { tempDir } from '../tmp.ts';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'compare');
 
@@ -27,7 +27,7 @@ function cells(factor: number, cv: number, extra: Partial<SyntheticCell> = {}): 
 const TESTED = cellOf({ platform: 'baremetal', workload: 'kernel-compile', metrics: [] }).id;
 
 async function pair(name: string, baseCells: SyntheticCell[], candCells: SyntheticCell[], seed: number, reps = 5): Promise<[string, string]> {
-  const root = await mkdtemp(join(tmpdir(), `virtbench-compare-${name}-`));
+  const root = tempDir(`virtbench-compare-${name}-`);
   const b = writeRun(join(root, 'base'), syntheticRun({ seed, reps, cells: baseCells }));
   const c = writeRun(join(root, 'cand'), syntheticRun({ seed: seed + 1, reps, cells: candCells }));
   return [b, c];
@@ -277,7 +277,7 @@ test('compare.csv and compare.md are written into the candidate directory by def
 });
 
 test('a run compared with itself: no change anywhere, exit 0', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'virtbench-self-'));
+  const root = tempDir('virtbench-self-');
   const dir = writeRun(join(root, 'run'), syntheticRun({ seed: 9, reps: 5, cells: cells(1, 0.05) }));
   const res = await compareDirs(dir, dir, { out: false });
   t.is(res.exitCode, 0);
@@ -289,7 +289,7 @@ test('a run compared with itself: no change anywhere, exit 0', async (t) => {
 });
 
 test('--vs-reference: each neighbour cell against its no-neighbour reference, in one directory', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'virtbench-vsref-'));
+  const root = tempDir('virtbench-vsref-');
   const alone: SyntheticCell = { platform: 'baremetal', workload: 'kernel-compile', metrics: [wall(90, 0.01)] };
   const beside: SyntheticCell = { platform: 'baremetal', workload: 'kernel-compile', neighbourKind: 'competing', neighbour: 'kernel-compile', reference: cellOf(alone).id, metrics: [wall(120, 0.01)] };
   const dir = writeRun(join(root, 'run'), syntheticRun({ seed: 4, reps: 5, cells: [alone, beside] }));

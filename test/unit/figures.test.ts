@@ -1,12 +1,12 @@
 import test from 'ava';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decimalsFor, latexEscape, latexTable, wideCsv, wideTable, writeTables } from '../../analysis/export.ts';
 import { figureData, relativePerformance, type FigureData } from '../../analysis/figure-data.ts';
 import { renderSvg, vegaLiteSpec, wrap, writeFigures } from '../../analysis/figures.ts';
 import { summarize } from '../../analysis/summary.ts';
 import { cellOf, syntheticRun, type SyntheticCell } from '../../analysis/synthetic.ts';
+import { tempDir } from '../tmp.ts';
 
 /** The isolation suite's shape: kernel-compile beside nothing, a competing compile, a fork bomb (DNF on lxc). */
 function isolationRun(extra: SyntheticCell[] = []) {
@@ -86,7 +86,7 @@ test('the SVG has the title, axis titles with units, error bars, a reference lin
 });
 
 test('writeFigures writes one SVG per figure and an index', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'virtbench-figures-'));
+  const dir = tempDir('virtbench-figures-');
   const figs = figureData(summarize(isolationRun().samples));
   const written = await writeFigures(figs, dir, { vegaLite: true });
   t.is(written.length, figs.length);
@@ -134,7 +134,7 @@ test('decimals give 3 significant digits to the largest value', (t) => {
 });
 
 test('writeTables writes csv and tex per figure', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'virtbench-tables-'));
+  const dir = tempDir('virtbench-tables-');
   const figs = figureData(summarize(isolationRun().samples));
   const files = writeTables(figs, dir, { latex: true });
   t.is(files.length, figs.length * 2);

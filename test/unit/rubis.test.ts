@@ -1,7 +1,6 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -18,6 +17,7 @@ import {
   rubisParamsFor,
   type MixName,
 } from '../../workloads/rubis.ts';
+import { tempDir } from '../tmp.ts';
 
 const fixture = (f: string) => readFileSync(new URL(`../fixtures/rubis/${f}`, import.meta.url), 'utf8');
 const CLIENT = fileURLToPath(new URL('../../workloads/rubis/client.php', import.meta.url));
@@ -25,7 +25,7 @@ const TRANSITIONS = 4_000_000;
 
 /** Runs the emulator's own state machine (client.php, the code the client guest runs) with no HTTP. */
 async function simulate(mixName: MixName, seed: number, n = TRANSITIONS) {
-  const dir = mkdtempSync(join(tmpdir(), 'vb-rubis-test-'));
+  const dir = tempDir('vb-rubis-test-');
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify(clientConfig({ host: '127.0.0.1', port: 9, mixName, mix: loadMix(mixName), p: RUBIS_PROFILES.smoke, seed })));
   const r = await execa('php', [CLIENT, cfg, 'simulate', String(n)]);

@@ -1,6 +1,5 @@
 import test from 'ava';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sample } from '../../core/types.ts';
@@ -13,6 +12,7 @@ import {
   writeSummaryCsv,
   type SummaryRow,
 } from '../../analysis/summary.ts';
+import { tempDir } from '../tmp.ts';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'analysis');
 
@@ -53,7 +53,7 @@ function row(rows: SummaryRow[], cell: string, metric: string): SummaryRow {
 }
 
 async function tempDirWith(fixture: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'virtbench-summary-'));
+  const dir = tempDir('virtbench-summary-');
   await copyFile(join(fixtures, fixture), join(dir, 'samples.jsonl'));
   return dir;
 }
@@ -294,7 +294,7 @@ test('a corrupt line in the middle of samples.jsonl is an error naming file and 
 });
 
 test('a line that parses but is not a sample is an error, even when last', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'virtbench-summary-'));
+  const dir = tempDir('virtbench-summary-');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'samples.jsonl');
   const good = JSON.stringify(sample({ cell: 'a', metric: 'm' }));
