@@ -1,0 +1,433 @@
+// KVM: full virtual machines under QEMU. Debian's generic kernel boots directly (no firmware,
+// no bootloader) with our initramfs, the root is a qcow2 copy-on-write overlay of the cached disk
+// image, commands go through the guest agent over virtio-serial (drivers/vm-agent.ts). The QEMU
+// process lives in the guest's harness cgroup, so pinning and limits are the other platforms'.
+// Where KVM cannot boot a guest (e.g. a paravirtual host KVM), TCG is used when allowed and the
+// samples say accel=tcg.
+import { execa, type ResultPromise } from 'execa';
+import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
+import { UnavailableError } from '../core/errors.ts';
+import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
+import { ensureBridge, sweepBridge } from './bridge.ts';
+import { HarnessCgroup, ensureHarnessGroup } from './cgroups.ts';
+import { GuestCommandError, withContext } from './guest-process.ts';
+import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { AgentConnection } from './vm-agent.ts';
+import { createOverlay, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
+
+export const KVM_STATE = join(STATE_DIR, 'kvm');
+const MiB = 1024 * 1024;
+/** QEMU's own memory beside the guest's RAM (device emulation, TCG translation cache). */
+const QEMU_OVERHEAD_BYTES = 512 * MiB;
+const BOOT_TIMEOUT_MS = Number(process.env.VIRTBENCH_VM_BOOT_TIMEOUT_S ?? 90) * 1000;
+/** A working KVM boots the probe guest in about a second; a hanging one never does. */
+const KVM_PROBE_TIMEOUT_MS = 12_000;
+const TCG_PROBE_TIMEOUT_MS = 25_000;
+const TAP_PREFIX = 'vbk';
+
+export type AccelChoice = 'auto' | 'kvm' | 'tcg';
+export function accelChoice(): AccelChoice {
+  const v = process.env.VIRTBENCH_ACCEL ?? 'auto';
+  if (v !== 'auto' && v !== 'kvm' && v !== 'tcg') throw new UnavailableError(`VIRTBENCH_ACCEL must be auto, kvm or tcg, not ${v}`);
+  return v;
+}
+
+let images: { kernel: GuestKernel; initramfs: string; disk?: string } | undefined;
+let accel: Accel | undefined;
+
+async function ensureBootImages(log: (line: string) => void) {
+  if (images) return images;
+  const kernel = await ensureKernel(log);
+  images = { kernel, initramfs: await ensureInitramfs(kernel, log) };
+  return images;
+}
+
+/** QEMU arguments common to the probe and real guests (pure: tested and readable). */
+export function qemuArgs(o: {
+  accel: Accel;
+  vcpus: number;
+  memoryBytes: number;
+  kernel: string;
+  initramfs: string;
+  append: string;
+  console: string;
+  disk?: string;
+  agentSocket?: string;
+  tap?: { ifname: string; mac: string };
+  shares?: { host: string; tag: string; readonly: boolean }[];
+}): string[] {
+  const a = ['-M', 'pc', '-accel', o.accel === 'kvm' ? 'kvm' : 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'max'];
+  a.push('-smp', String(o.vcpus), '-m', `${Math.floor(o.memoryBytes / MiB)}M`);
+  a.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', `file:${o.console}`);
+  a.push('-kernel', o.kernel, '-initrd', o.initramfs, '-append', o.append);
+  if (o.disk) a.push('-drive', `file=${o.disk},if=virtio,format=qcow2,cache=none,aio=threads,discard=unmap`);
+  if (o.agentSocket) {
+    a.push('-device', 'virtio-serial-pci', '-chardev', `socket,id=agent,path=${o.agentSocket},server=on,wait=off`);
+    a.push('-device', 'virtserialport,chardev=agent,name=vb.agent');
+  }
+  if (o.tap) a.push('-netdev', `tap,id=n0,ifname=${o.tap.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.tap.mac}`);
+  for (const s of o.shares ?? []) {
+    a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
+  }
+  return a;
+}
+
+/** Kernel command line: serial console, no reboot loop, and TCG's slow timer calibration skipped. */
+function kernelCmdline(accelUsed: Accel, k: GuestKernel, extra: string): string {
+  const tcg = accelUsed === 'tcg' ? ` lpj=1000000 lapic_timer_period=${Math.round(1e9 / k.hz)} tsc=reliable` : '';
+  return `console=ttyS0 quiet panic=-1 mitigations=off${tcg} ${extra}`;
+}
+
+/** Boot kernel + initramfs only (vb.probe=1 powers off at once); true when it printed VB-PROBE-OK in time. */
+async function probeBoot(a: Accel, k: GuestKernel, initramfs: string, timeoutMs: number): Promise<{ ok: boolean; ms: number; tail: string }> {
+  const dir = join(KVM_STATE, `.probe-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  const consoleFile = join(dir, `console-${a}.log`);
+  const t0 = Date.now();
+  try {
+    const r = await execa('qemu-system-x86_64', qemuArgs({ accel: a, vcpus: 1, memoryBytes: 256 * MiB, kernel: k.image, initramfs, console: consoleFile, append: kernelCmdline(a, k, 'vb.probe=1') }), {
+      reject: false,
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      all: true,
+    });
+    const text = existsSync(consoleFile) ? readFileSync(consoleFile, 'utf8') : '';
+    const tail = (r.all ?? '').trim().split('\n').filter((l) => !l.includes('warning')).at(-1) ?? '';
+    return { ok: text.includes('VB-PROBE-OK'), ms: Date.now() - t0, tail };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Which accelerator really boots a guest here; "ok: false" with the reason when none may be used. */
+export async function probeAccel(log: (line: string) => void = () => undefined): Promise<{ accel?: Accel; reason?: string; ms: number }> {
+  const t0 = Date.now();
+  const choice = accelChoice();
+  const { kernel, initramfs } = await ensureBootImages(log);
+  let why = '';
+  if (choice !== 'tcg') {
+    if (!existsSync('/dev/kvm')) why = '/dev/kvm does not exist';
+    else {
+      const k = await probeBoot('kvm', kernel, initramfs, KVM_PROBE_TIMEOUT_MS);
+      if (k.ok) return { accel: 'kvm', ms: Date.now() - t0 };
+      why = `a guest kernel did not boot under KVM within ${KVM_PROBE_TIMEOUT_MS / 1000} s${k.tail ? ` (${k.tail})` : ''}`;
+    }
+    if (choice === 'kvm') return { reason: `KVM is unusable because ${why}`, ms: Date.now() - t0 };
+    log(`KVM is unusable because ${why}: falling back to TCG (software emulation, samples tagged accel=tcg)`);
+  }
+  const t = await probeBoot('tcg', kernel, initramfs, TCG_PROBE_TIMEOUT_MS);
+  if (t.ok) return { accel: 'tcg', ms: Date.now() - t0 };
+  return { reason: `no guest boots: ${why ? `KVM: ${why}; ` : ''}TCG: not up within ${TCG_PROBE_TIMEOUT_MS / 1000} s${t.tail ? ` (${t.tail})` : ''}`, ms: Date.now() - t0 };
+}
+
+const macFor = (name: string) => {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const b = [0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+};
+
+let tapSeq = 0;
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export class KvmGuest implements Guest {
+  readonly platform = 'kvm';
+  readonly workdir = '/var/tmp/virtbench';
+  /** QEMU start to agent ready, seconds (also logged). */
+  bootSeconds?: number;
+  private qemu?: ResultPromise;
+  private qemuExit?: string;
+  private agent?: AgentConnection;
+  private cgroup: HarnessCgroup;
+  private tap?: string;
+  private addr?: string;
+  private undo?: () => Promise<void>;
+  readonly dir: string;
+  readonly overlay: string;
+
+  constructor(
+    readonly spec: GuestSpec,
+    readonly accel: Accel,
+  ) {
+    this.dir = join(KVM_STATE, spec.name);
+    this.overlay = join(this.dir, 'root.qcow2');
+    this.cgroup = new HarnessCgroup(spec.name);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get tapName(): string | undefined {
+    return this.tap;
+  }
+
+  get qemuPid(): number | undefined {
+    return this.qemu?.pid;
+  }
+
+  /** Bytes the guest's overlay really occupies on the host. */
+  overlayBytes(): number {
+    return diskUsageBytes(this.overlay);
+  }
+
+  async start(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    // the harness group and the bridge first, so that their own undo steps run after this guest's
+    ensureHarnessGroup();
+    const net = this.spec.network ? await ensureBridge() : undefined;
+    this.undo = onCleanup(`kvm guest ${this.name}`, () => this.teardown());
+    await rm(this.dir, { recursive: true, force: true });
+    await mkdir(this.dir, { recursive: true });
+    // QEMU's memory is the guest's RAM plus its own overhead: limits cover both, like a container's.
+    const qemuSpec = { ...this.spec, memoryBytes: this.spec.memoryBytes + QEMU_OVERHEAD_BYTES };
+    this.cgroup.create(qemuSpec, memoryCeiling(qemuSpec));
+    if (net) {
+      this.addr = net.allocate();
+      this.tap = `${TAP_PREFIX}${process.pid % 10000}x${tapSeq++}`.slice(0, 15);
+      await execa('ip', ['tuntap', 'add', 'dev', this.tap, 'mode', 'tap']);
+      await execa('ip', ['link', 'set', this.tap, 'master', net.bridge, 'up']);
+    }
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        await this.boot(disk, log, signal);
+        lastErr = undefined;
+        break;
+      } catch (err) {
+        lastErr = err;
+        await this.stopQemu();
+        if (signal?.aborted) break;
+        if (attempt === 1) log(`guest ${this.name} did not boot (${err instanceof Error ? err.message : String(err)}); retrying once`);
+      }
+    }
+    if (lastErr) throw lastErr;
+    const setup = [`mkdir -p ${this.workdir}`];
+    if (this.addr) {
+      const gw = this.addr.replace(/\.\d+$/, '.1');
+      setup.push('ip link set eth0 up', `ip addr add ${this.addr}/24 dev eth0`, `ip route add default via ${gw}`);
+    }
+    this.spec.shares.forEach((s, i) => setup.push(`mkdir -p ${q(s.guest)} && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144${s.readonly ? ',ro' : ''} vbshare${i} ${q(s.guest)}`));
+    await this.sh(setup.join(' && '), { timeoutMs: 30_000 });
+  }
+
+  private async boot(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    const { kernel, initramfs } = images!;
+    await rm(this.overlay, { force: true });
+    await createOverlay(disk, this.overlay);
+    const consoleFile = join(this.dir, 'console.log');
+    const sock = join(this.dir, 'agent.sock');
+    await rm(sock, { force: true });
+    await writeFile(consoleFile, '');
+    const args = qemuArgs({
+      accel: this.accel,
+      vcpus: this.spec.vcpus,
+      memoryBytes: this.spec.memoryBytes,
+      kernel: kernel.image,
+      initramfs,
+      console: consoleFile,
+      append: kernelCmdline(this.accel, kernel, `vb.root=blk vb.name=${this.name}`),
+      disk: this.overlay,
+      agentSocket: sock,
+      tap: this.tap ? { ifname: this.tap, mac: macFor(this.name) } : undefined,
+      shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly })),
+    });
+    // join the guest's cgroups first, then become QEMU: every QEMU thread starts inside the limits
+    const join_ = this.cgroup.procsFiles().map((f) => `echo $$ > ${q(f)}`).join(' && ');
+    const t0 = Date.now();
+    this.qemuExit = undefined;
+    const child = execa('bash', ['-c', `${join_ || 'true'} && exec qemu-system-x86_64 "$@"`, 'qemu', ...args], { reject: false, all: true, stdin: 'ignore' });
+    this.qemu = child;
+    void child.then((r) => {
+      if (this.qemu === child) this.qemuExit = `QEMU exited (${r.exitCode ?? r.signal}): ${(r.all ?? '').trim().split('\n').at(-1) ?? ''}`;
+    });
+    const { agent, guestUptime } = await AgentConnection.connect(sock, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      signal,
+      dead: () => {
+        if (this.qemuExit) return this.qemuExit;
+        const fail = readFileSync(consoleFile, 'utf8').match(/VB-FAIL: .*/)?.[0];
+        return fail ? `guest boot failed: ${fail}` : undefined;
+      },
+    });
+    this.agent = agent;
+    this.bootSeconds = (Date.now() - t0) / 1000;
+    log(`kvm guest ${this.name} ready in ${this.bootSeconds.toFixed(1)} s (accel ${this.accel}, guest uptime ${guestUptime} s)`);
+  }
+
+  private run(script: string, opts: Omit<ExecOptions, 'check'>, stdin?: Buffer | string | NodeJS.ReadableStream): { pid: () => number | undefined; done: Promise<ExecResult>; kill: (s?: NodeJS.Signals) => void } {
+    const agent = this.agent;
+    if (!agent) throw new Error(`guest ${this.name} is not running`);
+    const t0 = Date.now();
+    const input = stdin ?? opts.input;
+    const cmd = agent.exec(withContext(`export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8\n${script}`, opts), {
+      stdin: input as Buffer | string | undefined,
+    });
+    let timedOut = false;
+    const stop = () => {
+      timedOut = true;
+      cmd.kill('SIGKILL');
+    };
+    const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined;
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    if (opts.signal?.aborted) stop();
+    const done = cmd.done.then((r) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', stop);
+      return { exitCode: timedOut ? 124 : r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString(), durationMs: Date.now() - t0, timedOut };
+    });
+    return { pid: () => cmd.pid, done, kill: (s: NodeJS.Signals = 'SIGTERM') => cmd.kill(s) };
+  }
+
+  async sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.run(script, opts).done;
+    if ((opts.check ?? true) && (r.exitCode !== 0 || r.timedOut)) throw new GuestCommandError(this.name, r, script);
+    return r;
+  }
+
+  spawn(script: string, opts: Omit<ExecOptions, 'check'> = {}): GuestProcess {
+    const c = this.run(script, opts);
+    return {
+      get pid() {
+        return c.pid();
+      },
+      done: c.done,
+      kill: c.kill,
+    };
+  }
+
+  async pushFile(hostPath: string, guestPath: string): Promise<void> {
+    const isDir = (await execa('test', ['-d', hostPath], { reject: false })).exitCode === 0;
+    if (isDir) {
+      const tar = execa('tar', ['-C', hostPath, '-cf', '-', '.'], { encoding: 'buffer' });
+      const body = Buffer.from((await tar).stdout as unknown as Uint8Array);
+      const t = await this.run(`mkdir -p ${q(guestPath)} && tar -C ${q(guestPath)} -xf -`, {}, body).done;
+      if (t.exitCode !== 0) throw new GuestCommandError(this.name, t, `push ${guestPath}`);
+      return;
+    }
+    const r = await this.run(`mkdir -p ${q(dirname(guestPath))} && cat > ${q(guestPath)}`, {}, createReadStream(hostPath)).done;
+    if (r.exitCode !== 0) throw new GuestCommandError(this.name, r, `push ${guestPath}`);
+  }
+
+  async pullFile(guestPath: string, hostPath: string): Promise<void> {
+    const agent = this.agent;
+    if (!agent) throw new Error(`guest ${this.name} is not running`);
+    const isDir = (await this.sh(`[ -d ${q(guestPath)} ]`, { check: false })).exitCode === 0;
+    const r = await agent.exec(isDir ? `tar -C ${q(guestPath)} -cf - .` : `cat ${q(guestPath)}`).done;
+    if (r.exitCode !== 0) throw new Error(`pull ${guestPath} from ${this.name}: ${r.stderr.toString().trim()}`);
+    await mkdir(isDir ? hostPath : dirname(hostPath), { recursive: true });
+    if (isDir) await execa('tar', ['-C', hostPath, '-xf', '-'], { input: r.stdout });
+    else await writeFile(hostPath, r.stdout);
+  }
+
+  address(): string | undefined {
+    return this.addr;
+  }
+
+  /** What the VM costs the host: its QEMU process's cgroup. */
+  async usage() {
+    return this.cgroup.usage();
+  }
+
+  async killAll(): Promise<void> {
+    await this.agent?.killAll();
+  }
+
+  private async stopQemu(): Promise<void> {
+    this.agent?.close();
+    this.agent = undefined;
+    const child = this.qemu;
+    this.qemu = undefined;
+    if (child && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await child.catch(() => undefined);
+    }
+  }
+
+  private async teardown(): Promise<void> {
+    await this.stopQemu();
+    await this.cgroup.destroy();
+    if (this.tap) await execa('ip', ['link', 'del', this.tap], { reject: false });
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async destroy(): Promise<void> {
+    await this.undo?.();
+  }
+}
+
+let disk: string | undefined;
+
+const kvm: Driver = {
+  name: 'kvm',
+  description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
+  hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2'],
+  async probe() {
+    if (!isRoot()) return { ok: false, reason: 'kvm needs root (taps on the harness bridge, cgroups); run as root' };
+    if ((await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode !== 0) return { ok: false, reason: 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' };
+    if (accel) return { ok: true, accel };
+    try {
+      const p = await probeAccel((l) => process.stderr.write(`kvm: ${l}\n`));
+      if (!p.accel) return { ok: false, reason: p.reason };
+      accel = p.accel;
+      return { ok: true, accel };
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+  },
+  async prepare(ctx: PrepareContext) {
+    if (!accel) {
+      const p = await probeAccel(ctx.log);
+      if (!p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');
+      accel = p.accel;
+    }
+    // emulation is 10-50x slower: only acceptable for smoke runs unless asked for explicitly
+    if (accel === 'tcg' && ctx.profile.name !== 'smoke' && accelChoice() !== 'tcg') {
+      throw new UnavailableError(`KVM cannot boot a guest on this host and TCG is only used at the smoke profile (set VIRTBENCH_ACCEL=tcg to force it at ${ctx.profile.name})`);
+    }
+    await ensureBootImages(ctx.log);
+    disk = await ensureDiskImage(await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log), ctx.log);
+  },
+  async provision(spec: GuestSpec, ctx: RunContext) {
+    if (!disk || !accel) throw new Error('kvm driver used before prepare()');
+    const guest = new KvmGuest(spec, accel);
+    try {
+      await guest.start(disk, ctx.log, ctx.signal);
+    } catch (err) {
+      await guest.destroy();
+      throw err;
+    }
+    return guest;
+  },
+  async sweep() {
+    const found: string[] = [];
+    if (existsSync(KVM_STATE)) {
+      for (const name of readdirSync(KVM_STATE)) {
+        // a leftover QEMU still has its console file open: find it by its state directory
+        const dir = join(KVM_STATE, name);
+        const ps = await execa('pgrep', ['-f', `${dir}/`], { reject: false });
+        for (const pid of ps.stdout.split('\n').filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+        await rm(dir, { recursive: true, force: true });
+        found.push(`kvm guest ${name}`);
+      }
+    }
+    const links = await execa('ip', ['-o', 'link', 'show', 'type', 'tun'], { reject: false });
+    for (const m of links.stdout.matchAll(new RegExp(`^\\d+: (${TAP_PREFIX}\\d+x\\d+)[:@]`, 'gm'))) {
+      await execa('ip', ['link', 'del', m[1]!], { reject: false });
+      found.push(`tap ${m[1]}`);
+    }
+    found.push(...(await sweepBridge()));
+    return found;
+  },
+};
+
+export default kvm;
