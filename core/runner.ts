@@ -20,7 +20,7 @@ import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
 import { Progress, formatDuration } from './progress.ts';
 import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from './results.ts';
-import type { Accel, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
+import type { Accel, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
 import { cgroupLayout } from '../drivers/cgroups.ts';
 
 const GiB = 1024 ** 3;
@@ -109,7 +109,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     }
   }
   // dry run: probe without installing or creating anything
-  const available = await probeAll(drivers, opts.platforms !== undefined, io);
+  const available = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, io);
   if (opts.repsAuto) {
@@ -170,10 +170,10 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io): voi
   io.out(`${todo.length} runs${done.size ? ` (${done.size} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 
-async function probeAll(drivers: Driver[], explicit: boolean, io: Io): Promise<Driver[]> {
+async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName): Promise<Driver[]> {
   const ok: Driver[] = [];
   for (const d of drivers) {
-    const p = await d.probe();
+    const p = await d.probe(profile);
     if (p.ok) ok.push(d);
     else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
     else io.err(`skipping platform ${d.name}: ${p.reason}`);
@@ -207,12 +207,12 @@ async function execute(
     [...candidates.flatMap((d) => d.hostPackages), ...workloads.flatMap((w) => w.hostPackages ?? []), ...neighbours.flatMap((n) => n.hostPackages ?? [])],
     log,
   );
-  const drivers = await probeAll(candidates, opts.platforms !== undefined, io);
+  const drivers = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, { out: io.err, err: io.err });
 
   const accel: Record<string, Accel> = {};
-  for (const d of drivers) accel[d.name] = (await d.probe()).accel ?? 'native';
+  for (const d of drivers) accel[d.name] = (await d.probe(profile.name)).accel ?? 'native';
   const facts = await hostFacts(cgroupLayout().version);
   if (compareBase) {
     // the same machine as the baseline, or the whole run would end in a refused comparison

@@ -104,7 +104,8 @@ export interface Driver {
   readonly description: string;
   /** Host packages (Debian names) this driver needs, installed by the harness when missing. */
   readonly hostPackages: string[];
-  probe(): Promise<ProbeResult>;
+  /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
+  probe(profile?: ProfileName): Promise<ProbeResult>;
   /** Build cached images etc. once per suite run, before any timing. */
   prepare?(ctx: PrepareContext): Promise<void>;
   provision(spec: GuestSpec, ctx: RunContext): Promise<Guest>;

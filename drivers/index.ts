@@ -1,6 +1,7 @@
 // The platform registry: one line per driver.
 import type { Driver } from '../core/types.ts';
 import baremetal from './baremetal.ts';
+import kvm from './kvm.ts';
 import lxc from './lxc.ts';
 
-export const DRIVERS: Record<string, Driver> = { baremetal, lxc };
+export const DRIVERS: Record<string, Driver> = { baremetal, lxc, kvm };

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
-import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
+import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, ensureHarnessGroup } from './cgroups.ts';
 import { GuestCommandError, withContext } from './guest-process.ts';
@@ -361,22 +361,30 @@ export class KvmGuest implements Guest {
 
 let disk: string | undefined;
 
+/** Emulation is 10-50x slower: TCG stands in for KVM only at the smoke profile unless asked for explicitly. */
+function tcgRefused(profile?: ProfileName): string | undefined {
+  if (accel !== 'tcg' || !profile || profile === 'smoke' || accelChoice() === 'tcg') return undefined;
+  return `KVM cannot boot a guest on this host and TCG is only used at the smoke profile (set VIRTBENCH_ACCEL=tcg to force it at ${profile})`;
+}
+
 const kvm: Driver = {
   name: 'kvm',
   description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
   hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2'],
-  async probe() {
+  async probe(profile?: ProfileName) {
     if (!isRoot()) return { ok: false, reason: 'kvm needs root (taps on the harness bridge, cgroups); run as root' };
     if ((await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode !== 0) return { ok: false, reason: 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' };
-    if (accel) return { ok: true, accel };
-    try {
-      const p = await probeAccel((l) => process.stderr.write(`kvm: ${l}\n`));
-      if (!p.accel) return { ok: false, reason: p.reason };
-      accel = p.accel;
-      return { ok: true, accel };
-    } catch (err) {
-      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    if (!accel) {
+      try {
+        const p = await probeAccel((l) => process.stderr.write(`kvm: ${l}\n`));
+        if (!p.accel) return { ok: false, reason: p.reason };
+        accel = p.accel;
+      } catch (err) {
+        return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+      }
     }
+    const why = tcgRefused(profile);
+    return why ? { ok: false, reason: why } : { ok: true, accel };
   },
   async prepare(ctx: PrepareContext) {
     if (!accel) {
@@ -384,10 +392,8 @@ const kvm: Driver = {
       if (!p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');
       accel = p.accel;
     }
-    // emulation is 10-50x slower: only acceptable for smoke runs unless asked for explicitly
-    if (accel === 'tcg' && ctx.profile.name !== 'smoke' && accelChoice() !== 'tcg') {
-      throw new UnavailableError(`KVM cannot boot a guest on this host and TCG is only used at the smoke profile (set VIRTBENCH_ACCEL=tcg to force it at ${ctx.profile.name})`);
-    }
+    const why = tcgRefused(ctx.profile.name);
+    if (why) throw new UnavailableError(why);
     await ensureBootImages(ctx.log);
     disk = await ensureDiskImage(await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log), ctx.log);
   },
