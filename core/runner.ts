@@ -509,6 +509,7 @@ async function measure(
       end: end.toISOString(),
       neighbourDetail,
       ...(got?.note ? { note: got.note } : {}),
+      ...(target?.bootSeconds !== undefined ? { bootSeconds: Math.round(target.bootSeconds * 10) / 10 } : {}),
     };
   });
 }

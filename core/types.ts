@@ -76,6 +76,8 @@ export interface Guest {
   readonly platform: string;
   readonly spec: GuestSpec;
   readonly accel: Accel;
+  /** VMs: seconds from starting the hypervisor to the guest answering commands (recorded in samples). */
+  readonly bootSeconds?: number;
   /** A writable scratch directory inside the guest, private to it. */
   readonly workdir: string;
   /** Run `bash -c script` inside the guest. */
@@ -247,4 +249,6 @@ export interface Sample {
   neighbourDetail?: Record<string, number | string>;
   /** The workload's note on how this value was obtained (Metric.note). */
   note?: string;
+  /** VM platforms: the measured guest's boot time (hypervisor start to agent ready), seconds. */
+  bootSeconds?: number;
 }
