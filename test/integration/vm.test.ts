@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
 import { PROFILES } from '../../core/profiles.ts';
 import type { GuestSpec, RunContext } from '../../core/types.ts';
+import { HARNESS_GROUP, cgroupOf } from '../../drivers/cgroups.ts';
 import kvm, { KvmGuest } from '../../drivers/kvm.ts';
 import { allGuestPackages } from '../../workloads/index.ts';
 import { leftovers } from './leftovers.ts';
@@ -56,6 +57,9 @@ test('kvm: probe, boot, commands, files, network, overlay cost, clean destroy', 
     const r = await g.sh('echo out; echo err >&2; exit 7', { check: false });
     t.deepEqual([r.exitCode, r.stdout, r.stderr], [7, 'out\n', 'err\n']);
     t.is((await g.sh('nproc')).stdout.trim(), '1');
+    // QEMU itself runs in the guest's harness cgroup, pinned like any other platform's guest
+    t.is(cgroupOf(g.qemuPid!, 'cpuset'), `${HARNESS_GROUP}/${spec.name}`);
+    t.is((await execa('taskset', ['-pc', String(g.qemuPid)])).stdout.replace(/.*: /, '').trim(), '1', 'QEMU on host CPU 1');
     t.is((await g.sh('echo $FOO; pwd', { env: { FOO: "a'b" }, cwd: '/tmp' })).stdout, "a'b\n/tmp\n");
     t.is((await g.sh('cat', { input: 'piped' })).stdout, 'piped');
     t.true((await g.sh('sleep 30', { timeoutMs: 1000, check: false })).timedOut);
