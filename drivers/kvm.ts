@@ -39,15 +39,15 @@ export function accelChoice(): AccelChoice {
 let images: { kernel: GuestKernel; initramfs: string; disk?: string } | undefined;
 let accel: Accel | undefined;
 
-async function ensureBootImages(log: (line: string) => void) {
+export async function ensureBootImages(log: (line: string) => void) {
   if (images) return images;
   const kernel = await ensureKernel(log);
   images = { kernel, initramfs: await ensureInitramfs(kernel, log) };
   return images;
 }
 
-/** QEMU arguments common to the probe and real guests (pure: tested and readable). */
-export function qemuArgs(o: {
+/** What a guest's QEMU is given, whatever the machine type. */
+export interface QemuInput {
   accel: Accel;
   vcpus: number;
   memoryBytes: number;
@@ -59,7 +59,10 @@ export function qemuArgs(o: {
   agentSocket?: string;
   tap?: { ifname: string; mac: string };
   shares?: { host: string; tag: string; readonly: boolean }[];
-}): string[] {
+}
+
+/** QEMU arguments common to the probe and real guests (pure: tested and readable). */
+export function qemuArgs(o: QemuInput): string[] {
   const a = ['-M', 'pc', '-accel', o.accel === 'kvm' ? 'kvm' : 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'max'];
   a.push('-smp', String(o.vcpus), '-m', `${Math.floor(o.memoryBytes / MiB)}M`);
   a.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', `file:${o.console}`);
@@ -77,7 +80,7 @@ export function qemuArgs(o: {
 }
 
 /** Kernel command line: serial console, no reboot loop, and TCG's slow timer calibration skipped. */
-function kernelCmdline(accelUsed: Accel, k: GuestKernel, extra: string): string {
+export function kernelCmdline(accelUsed: Accel, k: GuestKernel, extra: string): string {
   const tcg = accelUsed === 'tcg' ? ` lpj=1000000 lapic_timer_period=${Math.round(1e9 / k.hz)} tsc=reliable` : '';
   return `console=ttyS0 quiet panic=-1 mitigations=off${tcg} ${extra}`;
 }
@@ -134,8 +137,21 @@ const macFor = (name: string) => {
 let tapSeq = 0;
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * What differs between the VM platforms that share KvmGuest: the machine QEMU emulates and where
+ * the root filesystem comes from (the disk given to start() is overlaid per guest either way).
+ */
+export interface VmMachine {
+  platform: string;
+  /** Kernel command line words for the initramfs (vb.root=...) and this machine. */
+  append(accel: Accel): string;
+  qemuArgs(o: QemuInput): string[];
+}
+
+/** -M pc booting the ext4 disk image: the study's KVM configuration. */
+const PC_MACHINE: VmMachine = { platform: 'kvm', append: () => 'vb.root=blk', qemuArgs };
+
 export class KvmGuest implements Guest {
-  readonly platform = 'kvm';
   readonly workdir = '/var/tmp/virtbench';
   /** QEMU start to agent ready, seconds (also logged). */
   bootSeconds?: number;
@@ -152,14 +168,19 @@ export class KvmGuest implements Guest {
   constructor(
     readonly spec: GuestSpec,
     readonly accel: Accel,
+    private readonly machine: VmMachine = PC_MACHINE,
   ) {
-    this.dir = join(KVM_STATE, spec.name);
+    this.dir = join(STATE_DIR, machine.platform, spec.name);
     this.overlay = join(this.dir, 'root.qcow2');
     this.cgroup = new HarnessCgroup(spec.name);
   }
 
   get name(): string {
     return this.spec.name;
+  }
+
+  get platform(): string {
+    return this.machine.platform;
   }
 
   get tapName(): string | undefined {
@@ -179,7 +200,7 @@ export class KvmGuest implements Guest {
     // the harness group and the bridge first, so that their own undo steps run after this guest's
     ensureHarnessGroup();
     const net = this.spec.network ? await ensureBridge() : undefined;
-    this.undo = onCleanup(`kvm guest ${this.name}`, () => this.teardown());
+    this.undo = onCleanup(`${this.platform} guest ${this.name}`, () => this.teardown());
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
     // QEMU's memory is the guest's RAM plus its own overhead: limits cover both, like a container's.
@@ -222,14 +243,14 @@ export class KvmGuest implements Guest {
     const sock = join(this.dir, 'agent.sock');
     await rm(sock, { force: true });
     await writeFile(consoleFile, '');
-    const args = qemuArgs({
+    const args = this.machine.qemuArgs({
       accel: this.accel,
       vcpus: this.spec.vcpus,
       memoryBytes: this.spec.memoryBytes,
       kernel: kernel.image,
       initramfs,
       console: consoleFile,
-      append: kernelCmdline(this.accel, kernel, `vb.root=blk vb.name=${this.name}`),
+      append: kernelCmdline(this.accel, kernel, `${this.machine.append(this.accel)} vb.name=${this.name}`),
       disk: this.overlay,
       agentSocket: sock,
       tap: this.tap ? { ifname: this.tap, mac: macFor(this.name) } : undefined,
@@ -255,7 +276,7 @@ export class KvmGuest implements Guest {
     });
     this.agent = agent;
     this.bootSeconds = (Date.now() - t0) / 1000;
-    log(`kvm guest ${this.name} ready in ${this.bootSeconds.toFixed(1)} s (accel ${this.accel}, guest uptime ${guestUptime} s)`);
+    log(`${this.platform} guest ${this.name} ready in ${this.bootSeconds.toFixed(1)} s (accel ${this.accel}, guest uptime ${guestUptime} s)`);
   }
 
   private run(script: string, opts: Omit<ExecOptions, 'check'>, stdin?: Buffer | string | NodeJS.ReadableStream): { pid: () => number | undefined; done: Promise<ExecResult>; kill: (s?: NodeJS.Signals) => void } {
