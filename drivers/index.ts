@@ -2,6 +2,7 @@
 import type { Driver } from '../core/types.ts';
 import baremetal from './baremetal.ts';
 import kvm from './kvm.ts';
+import lightvm from './lightvm.ts';
 import lxc from './lxc.ts';
 
-export const DRIVERS: Record<string, Driver> = { baremetal, lxc, kvm };
+export const DRIVERS: Record<string, Driver> = { baremetal, lxc, kvm, lightvm };

@@ -209,6 +209,8 @@ export class KvmGuest implements Guest {
     if (net) {
       this.addr = net.allocate();
       this.tap = `${TAP_PREFIX}${process.pid % 10000}x${tapSeq++}`.slice(0, 15);
+      // named in the guest's directory, so that sweep removes this run's taps and never another run's
+      await writeFile(join(this.dir, 'tap'), this.tap);
       await execa('ip', ['tuntap', 'add', 'dev', this.tap, 'mode', 'tap']);
       await execa('ip', ['link', 'set', this.tap, 'master', net.bridge, 'up']);
     }
@@ -388,6 +390,32 @@ function tcgRefused(profile?: ProfileName): string | undefined {
   return `KVM cannot boot a guest on this host and TCG is only used at the smoke profile (set VIRTBENCH_ACCEL=tcg to force it at ${profile})`;
 }
 
+/** Kill the QEMU processes and remove the guest directories, taps and bridge a crashed run of a VM platform left. */
+export async function sweepVms(platform: string): Promise<string[]> {
+  const stateDir = join(STATE_DIR, platform);
+  const found: string[] = [];
+  if (existsSync(stateDir)) {
+    for (const name of readdirSync(stateDir)) {
+      // a leftover QEMU still has its console file open: find it by its state directory
+      const dir = join(stateDir, name);
+      const ps = await execa('pgrep', ['-f', `${dir}/`], { reject: false });
+      for (const pid of ps.stdout.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+      const tap = existsSync(join(dir, 'tap')) ? readFileSync(join(dir, 'tap'), 'utf8').trim() : '';
+      if (tap && (await execa('ip', ['link', 'del', tap], { reject: false })).exitCode === 0) found.push(`tap ${tap}`);
+      await rm(dir, { recursive: true, force: true });
+      found.push(`${platform} guest ${name}`);
+    }
+  }
+  found.push(...(await sweepBridge()));
+  return found;
+}
+
 const kvm: Driver = {
   name: 'kvm',
   description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
@@ -429,32 +457,7 @@ const kvm: Driver = {
     }
     return guest;
   },
-  async sweep() {
-    const found: string[] = [];
-    if (existsSync(KVM_STATE)) {
-      for (const name of readdirSync(KVM_STATE)) {
-        // a leftover QEMU still has its console file open: find it by its state directory
-        const dir = join(KVM_STATE, name);
-        const ps = await execa('pgrep', ['-f', `${dir}/`], { reject: false });
-        for (const pid of ps.stdout.split('\n').filter(Boolean)) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-        await rm(dir, { recursive: true, force: true });
-        found.push(`kvm guest ${name}`);
-      }
-    }
-    const links = await execa('ip', ['-o', 'link', 'show', 'type', 'tun'], { reject: false });
-    for (const m of links.stdout.matchAll(new RegExp(`^\\d+: (${TAP_PREFIX}\\d+x\\d+)[:@]`, 'gm'))) {
-      await execa('ip', ['link', 'del', m[1]!], { reject: false });
-      found.push(`tap ${m[1]}`);
-    }
-    found.push(...(await sweepBridge()));
-    return found;
-  },
+  sweep: () => sweepVms('kvm'),
 };
 
 export default kvm;
