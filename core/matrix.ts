@@ -29,6 +29,8 @@ export interface MatrixSelection {
   neighbours?: string[];
   cpuPolicy: CpuPolicy;
   memoryLimit: LimitKind;
+  /** Platforms whose own default limits replace cpuPolicy / memoryLimit (lxcvm: soft). */
+  platformLimits?: Record<string, { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind }>;
   overcommit: number;
 }
 
@@ -40,13 +42,19 @@ export const NEIGHBOUR_ORDER: NeighbourKind[] = ['none', 'competing', 'orthogona
 
 export function expandCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
   const cells: Cell[] = [];
+  const limits = (platform: string) => ({
+    cpuPolicy: sel.platformLimits?.[platform]?.cpuPolicy ?? sel.cpuPolicy,
+    memoryLimit: sel.platformLimits?.[platform]?.memoryLimit ?? sel.memoryLimit,
+  });
+  // a bare-metal reference cell has bare metal's limits, whatever the compared platform's
+  const bare = { platform: 'baremetal', ...limits('baremetal') };
   for (const platform of sel.platforms) {
     for (const row of def.rows) {
       if (sel.workloads && !sel.workloads.includes(row.workload)) continue;
-      const base = { platform, workload: row.workload, resource: row.resource, cpuPolicy: sel.cpuPolicy, memoryLimit: sel.memoryLimit, overcommit: sel.overcommit };
+      const base = { platform, workload: row.workload, resource: row.resource, ...limits(platform), overcommit: sel.overcommit };
       const none = { ...base, neighbourKind: 'none' as const, neighbour: 'none' };
       const noneId = cellId(none);
-      const refOfNone = def.reference === 'baremetal' && platform !== 'baremetal' ? cellId({ ...none, platform: 'baremetal' }) : undefined;
+      const refOfNone = def.reference === 'baremetal' && platform !== 'baremetal' ? cellId({ ...none, ...bare }) : undefined;
       cells.push({ ...none, id: noneId, reference: refOfNone });
       for (const kind of NEIGHBOUR_ORDER) {
         if (kind === 'none') continue;
@@ -54,7 +62,7 @@ export function expandCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] 
         if (!neighbour) continue;
         if (sel.neighbours && !sel.neighbours.includes(kind) && !sel.neighbours.includes(neighbour)) continue;
         const c = { ...base, neighbourKind: kind, neighbour };
-        const reference = def.reference === 'no-neighbour' ? noneId : platform === 'baremetal' ? undefined : cellId({ ...c, platform: 'baremetal' });
+        const reference = def.reference === 'no-neighbour' ? noneId : platform === 'baremetal' ? undefined : cellId({ ...c, ...bare });
         cells.push({ ...c, id: cellId(c), reference });
       }
     }

@@ -26,6 +26,9 @@ export interface RunOptions {
   resume?: string;
   cpuPolicy: CpuPolicy;
   memoryLimit: LimitKind;
+  /** Set when --cpu-policy / --memory-limit was given: it then applies to every platform, whatever its own default. */
+  cpuPolicyChosen?: boolean;
+  memoryLimitChosen?: boolean;
   vcpus: number;
   memoryBytes: number;
   pidsMax: number;
@@ -47,8 +50,9 @@ options:
   --timeout T                   per-run limit, e.g. 300, 90s, 15m; a run past it is recorded as DNF
   --seed N                      seed of the interleaved run order (default: random, recorded)
   --out DIR                     results root (default results/)
-  --cpu-policy cpuset|shares    pin guests to exclusive cores, or let them share CPUs by weight (default cpuset)
-  --memory-limit hard|soft      memory limit kind (default hard)
+  --cpu-policy cpuset|shares    pin guests to exclusive cores, or let them share CPUs by weight (default cpuset;
+                                lxcvm: shares, the study's soft limits for nested containers)
+  --memory-limit hard|soft      memory limit kind (default hard; lxcvm: soft)
   --vcpus N                     vCPUs per guest (profile default, reduced to what the host can give every guest)
   --memory SIZE                 memory per guest, e.g. 2G, 512M (profile default)
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
@@ -167,6 +171,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     resume: v.resume,
     cpuPolicy: oneOf('cpu policy', v['cpu-policy'], ['cpuset', 'shares'] as const) ?? 'cpuset',
     memoryLimit: oneOf('memory limit', v['memory-limit'], ['hard', 'soft'] as const) ?? 'hard',
+    ...(v['cpu-policy'] !== undefined ? { cpuPolicyChosen: true } : {}),
+    ...(v['memory-limit'] !== undefined ? { memoryLimitChosen: true } : {}),
     vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
     memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,

@@ -152,6 +152,12 @@ function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _
     neighbours: opts.neighbours,
     cpuPolicy: opts.cpuPolicy,
     memoryLimit: opts.memoryLimit,
+    platformLimits: Object.fromEntries(
+      platforms.map((p) => {
+        const d = DRIVERS[p]?.defaultLimits;
+        return [p, { cpuPolicy: opts.cpuPolicyChosen ? undefined : d?.cpuPolicy, memoryLimit: opts.memoryLimitChosen ? undefined : d?.memoryLimit }];
+      }),
+    ),
     overcommit: 1,
   });
   if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');

@@ -106,6 +106,8 @@ export interface Driver {
   readonly description: string;
   /** Host packages (Debian names) this driver needs, installed by the harness when missing. */
   readonly hostPackages: string[];
+  /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
+  readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
   /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
   probe(profile?: ProfileName): Promise<ProbeResult>;
   /** Build cached images etc. once per suite run, before any timing. */

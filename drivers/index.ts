@@ -4,5 +4,6 @@ import baremetal from './baremetal.ts';
 import kvm from './kvm.ts';
 import lightvm from './lightvm.ts';
 import lxc from './lxc.ts';
+import lxcvm from './lxcvm.ts';
 
-export const DRIVERS: Record<string, Driver> = { baremetal, lxc, kvm, lightvm };
+export const DRIVERS: Record<string, Driver> = { baremetal, lxc, kvm, lxcvm, lightvm };

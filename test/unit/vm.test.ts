@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { FrameDecoder, encodeFrame, parseExit } from '../../drivers/vm-agent.ts';
 import { cpioNewc, moduleLoadOrder, moduleName, parseModulesDep } from '../../drivers/vm-image.ts';
 import { qemuArgs } from '../../drivers/kvm.ts';
+import { hostTscKhz, microvmArgs } from '../../drivers/lightvm.ts';
+import { tenantSpec, vmSpecFor } from '../../drivers/lxcvm.ts';
+import { expandCells } from '../../core/matrix.ts';
 
 const dep = parseModulesDep(readFileSync(new URL('../fixtures/vm/modules.dep.excerpt', import.meta.url), 'utf8'));
 
@@ -60,4 +63,45 @@ test('qemu command line: accelerator, size, disk, agent port, tap and shares', (
   t.true(s.includes('tap,id=n0,ifname=vbk1x0,script=no,downscript=no'));
   t.true(s.includes('local,path=/h,mount_tag=vbshare0,security_model=passthrough,readonly=on'));
   t.true(qemuArgs({ accel: 'kvm', vcpus: 1, memoryBytes: 1024 ** 3, kernel: '/k', initramfs: '/i', append: 'x', console: '/c' }).join(' ').includes('-accel kvm -cpu host'));
+});
+
+test('microvm command line: virtio-mmio devices only, the root directory as read-only 9p, a scratch disk, a balloon', (t) => {
+  const a = microvmArgs({
+    accel: 'tcg', vcpus: 1, memoryBytes: 512 * 1024 ** 2, kernel: '/k', initramfs: '/i', append: 'vb.root=9p', console: '/c',
+    disk: '/g/scratch.qcow2', agentSocket: '/g/a.sock', tap: { ifname: 'vbk1x0', mac: '52:54:00:00:00:01' },
+    shares: [{ host: '/srv/src', tag: 'vbshare0', readonly: true }], rootDir: '/cache/rootfs/bookworm-x',
+  });
+  const s = a.join(' ');
+  t.is(a[a.indexOf('-M') + 1], 'microvm');
+  t.false(/-pci\b/.test(s), 'no PCI device on microvm');
+  t.true(s.includes('-fsdev local,id=vbroot,path=/cache/rootfs/bookworm-x,security_model=passthrough,readonly=on -device virtio-9p-device,fsdev=vbroot,mount_tag=vbroot'));
+  t.true(s.includes('virtio-blk-device,drive=scratch') && s.includes('file=/g/scratch.qcow2'));
+  t.true(s.includes('virtio-net-device,netdev=n0,mac=52:54:00:00:00:01'));
+  t.true(s.includes('virtio-9p-device,fsdev=vbshare0,mount_tag=vbshare0') && s.includes('path=/srv/src,security_model=passthrough,readonly=on'));
+  t.true(s.includes('virtio-balloon-device'));
+});
+
+test('host TSC frequency for microvm under TCG, from /proc/cpuinfo', (t) => {
+  t.is(hostTscKhz('processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2445.422\n'), 2445422);
+  t.is(hostTscKhz('processor\t: 0\n'), undefined);
+});
+
+test('lxcvm: one VM with every host CPU and four tenants of memory, the cache shared read-only; tenants pinned inside it', (t) => {
+  const first = { name: 'vb3-77-target', vcpus: 1, cpus: [0], cpuPolicy: 'cpuset' as const, cpuShares: 1024, memoryBytes: 1024 ** 3, memoryLimit: 'soft' as const, ioWeight: 500, pidsMax: 256, network: true, shares: [] };
+  const vm = vmSpecFor(first, 2, 24 * 1024 ** 3, 'vb3-77-vm0');
+  t.deepEqual([vm.vcpus, vm.cpus, vm.memoryBytes, vm.memoryLimit, vm.network], [2, [0, 1], 4 * 1024 ** 3, 'hard', true]);
+  t.is(vm.shares.length, 1);
+  t.true(vm.shares[0]!.readonly);
+  t.is(vmSpecFor(first, 2, 4 * 1024 ** 3, 'x').memoryBytes, 3 * 1024 ** 3, 'at most 3/4 of the host');
+  t.deepEqual(tenantSpec({ ...first, cpus: [1] }, 2).cpus, [1]);
+  t.throws(() => tenantSpec({ ...first, cpus: [2, 3] }, 2), { message: /CPUs 2,3 requested but the VM has 2 vCPUs/ });
+});
+
+test('platform default limits apply unless the run chose limits; bare-metal references keep bare metal\'s', (t) => {
+  const def = { name: 's', description: '', reference: 'baremetal' as const, platforms: ['baremetal', 'lxcvm'], rows: [{ resource: 'cpu' as const, workload: 'w', neighbours: { competing: 'w' } }] };
+  const cells = expandCells(def, { platforms: ['baremetal', 'lxcvm'], cpuPolicy: 'cpuset', memoryLimit: 'hard', overcommit: 1, platformLimits: { lxcvm: { cpuPolicy: 'shares', memoryLimit: 'soft' } } });
+  const nested = cells.filter((c) => c.platform === 'lxcvm');
+  t.deepEqual([...new Set(nested.map((c) => `${c.cpuPolicy}/${c.memoryLimit}`))], ['shares/soft']);
+  t.deepEqual(nested.map((c) => c.reference), ['baremetal/w/none:none/cpuset/hard/x1', 'baremetal/w/competing:w/cpuset/hard/x1']);
+  t.true(expandCells(def, { platforms: ['lxcvm'], cpuPolicy: 'cpuset', memoryLimit: 'hard', overcommit: 1 }).every((c) => c.memoryLimit === 'hard'));
 });

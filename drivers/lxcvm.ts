@@ -1,0 +1,286 @@
+// lxcvm: containers nested in a VM (Section 7.1 and Figure 12 of the study). One VM sized for the
+// run's tenants boots on the first provision of a run (a kvm guest whose image also has LXC); the
+// target, its neighbour and any extra tiers are LXC containers inside it, made exactly like the
+// lxc driver's (same config builder, same root filesystem: the host's cache directory is shared
+// read-only into the VM over virtio-9p, each container an overlay with its upper layer on the
+// VM's disk). The VM goes away with its last container. Limits: the VM as a whole is bounded on
+// the host (its QEMU cgroup, hard); each container gets the cell's limits inside the VM.
+import { execa } from 'execa';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
+import { UnavailableError } from '../core/errors.ts';
+import { CACHE_DIR, memoryCeiling } from '../core/host.ts';
+import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import { ensureBridge } from './bridge.ts';
+import { GuestCommandError, withContext } from './guest-process.ts';
+import kvm, { KvmGuest, ensureBootImages, sweepVms } from './kvm.ts';
+import { lxcConfig } from './lxc.ts';
+import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { ensureDiskImage } from './vm-image.ts';
+
+/** LXC's container path inside the VM, on its disk. */
+const CT_PATH = '/var/lib/vbct';
+/** The VM's bridge: its own harness address moves there, and every container's veth joins it. */
+const VM_BRIDGE = 'vbbr';
+/** Guests a run may place in the VM: target, neighbour and up to two extra tiers (RUBiS). */
+const TENANTS = 4;
+const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The VM's size: every host CPU (tenants are pinned inside it to the CPUs the runner gave them) and TENANTS guests' memory. */
+export function vmSpecFor(first: GuestSpec, hostCpus: number, hostMemory: number, name: string): GuestSpec {
+  return {
+    name,
+    vcpus: hostCpus,
+    cpus: Array.from({ length: hostCpus }, (_, i) => i),
+    cpuPolicy: 'cpuset',
+    cpuShares: 1024,
+    memoryBytes: Math.min(TENANTS * first.memoryBytes, Math.floor((hostMemory * 0.75) / (64 * 1024 ** 2)) * 64 * 1024 ** 2),
+    memoryLimit: 'hard',
+    ioWeight: 500,
+    // QEMU's threads on the host; the tenants' own ceilings are applied inside the VM
+    pidsMax: Math.max(first.pidsMax, 1024),
+    network: true,
+    // the root filesystem and every workload's host-side cache are under CACHE_DIR, at the same path inside
+    shares: [{ host: CACHE_DIR, guest: CACHE_DIR, readonly: true }],
+  };
+}
+
+/** A container's limits inside the VM: its vCPU numbers are the host CPUs it was given (the VM has one vCPU per host CPU). */
+export function tenantSpec(spec: GuestSpec, vmVcpus: number): GuestSpec {
+  const bad = spec.cpus.filter((c) => c >= vmVcpus);
+  if (bad.length) throw new UnavailableError(`lxcvm: CPUs ${bad.join(',')} requested but the VM has ${vmVcpus} vCPUs (the host has ${vmVcpus} CPUs)`);
+  return spec;
+}
+
+interface TenantVm {
+  vm: KvmGuest;
+  users: number;
+  /** cgroup v2 interface files the VM's kernel offers (io.bfq.weight only with bfq on its disk). */
+  files: Set<string>;
+}
+
+let image: string | undefined;
+let lower: string | undefined;
+let accel: Accel | undefined;
+let current: Promise<TenantVm> | undefined;
+let vmSeq = 0;
+
+async function startVm(first: GuestSpec, ctx: RunContext): Promise<TenantVm> {
+  if (!image || !accel) throw new Error('lxcvm driver used before prepare()');
+  const name = `${first.name.replace(/-[^-]*$/, '')}-vm${vmSeq++}`;
+  const vm = new KvmGuest(vmSpecFor(first, cpus().length, totalmem(), name), accel);
+  try {
+    await vm.start(image, ctx.log, ctx.signal);
+    const net = await ensureBridge();
+    const addr = vm.address()!;
+    // the VM's address moves from eth0 to a bridge that the containers' veths join
+    await vm.sh(
+      [
+        `ip link add ${VM_BRIDGE} type bridge`,
+        `ip link set ${VM_BRIDGE} up`,
+        'ip addr flush dev eth0',
+        `ip link set eth0 master ${VM_BRIDGE}`,
+        `ip addr add ${addr}/24 dev ${VM_BRIDGE}`,
+        `ip route replace default via ${net.hostAddress}`,
+        `mkdir -p ${CT_PATH}`,
+      ].join(' && '),
+      { timeoutMs: 30_000 },
+    );
+    // a non-root group shows which interface files the VM's kernel has
+    const ls = await vm.sh('ls /sys/fs/cgroup/vb', { timeoutMs: 10_000 });
+    return { vm, users: 0, files: new Set(ls.stdout.split('\n').filter(Boolean)) };
+  } catch (err) {
+    await vm.destroy();
+    throw err;
+  }
+}
+
+async function acquireVm(first: GuestSpec, ctx: RunContext): Promise<TenantVm> {
+  current ??= startVm(first, ctx).catch((err) => {
+    current = undefined;
+    throw err;
+  });
+  const t = await current;
+  t.users++;
+  return t;
+}
+
+async function releaseVm(t: TenantVm): Promise<void> {
+  if (--t.users > 0) return;
+  if (current && (await current.catch(() => undefined)) === t) current = undefined;
+  await t.vm.destroy();
+}
+
+class NestedGuest implements Guest {
+  readonly platform = 'lxcvm';
+  readonly workdir = '/var/tmp/virtbench';
+  /** Provision start to container ready, seconds: includes the VM's boot when this guest started it. */
+  bootSeconds?: number;
+  private initPid = 0;
+  private cgroup = '';
+  private addr?: string;
+  private undo?: () => Promise<void>;
+
+  constructor(
+    readonly spec: GuestSpec,
+    private readonly t: TenantVm,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get accel(): Accel {
+    return this.t.vm.accel;
+  }
+
+  get vm(): KvmGuest {
+    return this.t.vm;
+  }
+
+  private get dir(): string {
+    return `${CT_PATH}/${this.name}`;
+  }
+
+  async start(t0: number): Promise<void> {
+    const vm = this.t.vm;
+    this.undo = onCleanup(`lxcvm container ${this.name}`, () => this.teardown());
+    const net = this.spec.network ? await ensureBridge() : undefined;
+    this.addr = net?.allocate();
+    const config = lxcConfig({
+      spec: tenantSpec(this.spec, vm.spec.vcpus),
+      rootfs: lower!,
+      upper: `${this.dir}/upper`,
+      cgroupVersion: 2,
+      ceilingBytes: memoryCeiling(this.spec),
+      availableFiles: (_c, file) => this.t.files.has(file),
+      net: net && this.addr ? { bridge: VM_BRIDGE, address: this.addr, gateway: net.hostAddress } : undefined,
+    });
+    const outside = this.spec.shares.filter((s) => !s.host.startsWith(`${CACHE_DIR}/`) && s.host !== CACHE_DIR);
+    if (outside.length) throw new UnavailableError(`lxcvm shares only directories under ${CACHE_DIR} into its VM, not ${outside.map((s) => s.host).join(', ')}`);
+    const log = `${this.dir}/lxc.log`;
+    const r = await vm.sh(
+      [
+        `mkdir -p ${this.dir}/upper`,
+        `cat > ${this.dir}/config <<'VBEOF'\n${config}VBEOF`,
+        `lxc-start -P ${CT_PATH} -n ${this.name} -d -o ${log} -l ERROR || { tail -3 ${log} >&2; exit 1; }`,
+        `lxc-wait -P ${CT_PATH} -n ${this.name} -s RUNNING -t 30`,
+        `lxc-info -P ${CT_PATH} -n ${this.name} -p -H`,
+      ].join('\n'),
+      { timeoutMs: 90_000, check: false },
+    );
+    if (r.exitCode !== 0) throw new Error(`lxc-start ${this.name} in VM ${vm.name} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ')}`);
+    this.initPid = Number(r.stdout.trim().split('\n').at(-1));
+    const cg = await vm.sh(`sed -n 's/^0:://p' /proc/${this.initPid}/cgroup`, { timeoutMs: 10_000 });
+    this.cgroup = `/sys/fs/cgroup${cg.stdout.trim()}`;
+    await this.sh(`mkdir -p ${this.workdir}`, { timeoutMs: 30_000 });
+    this.bootSeconds = (Date.now() - t0) / 1000;
+  }
+
+  /** The VM-side command that runs `script` in the container (env and cwd applied inside). */
+  private attach(script: string, opts: Pick<ExecOptions, 'env' | 'cwd'>): string {
+    const inner = withContext(script, opts);
+    return `exec lxc-attach -P ${CT_PATH} -n ${this.name} --clear-env -v PATH=${PATH_ENV} -v HOME=/root -v LANG=C.UTF-8 -- bash -c ${q(inner)}`;
+  }
+
+  async sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const { env, cwd, check, ...rest } = opts;
+    const r = await this.t.vm.sh(this.attach(script, { env, cwd }), { ...rest, check: false });
+    // a timed-out or aborted command's processes live in the container, not under lxc-attach
+    if (r.timedOut || opts.signal?.aborted) await this.killAll().catch(() => undefined);
+    if ((check ?? true) && (r.exitCode !== 0 || r.timedOut)) throw new GuestCommandError(this.name, r, script);
+    return r;
+  }
+
+  spawn(script: string, opts: Omit<ExecOptions, 'check'> = {}): GuestProcess {
+    const { env, cwd, ...rest } = opts;
+    return this.t.vm.spawn(this.attach(script, { env, cwd }), rest);
+  }
+
+  /** The container's files seen from the VM, through its init process. */
+  private vmView(guestPath: string): string {
+    return join(`/proc/${this.initPid}/root`, guestPath);
+  }
+
+  async pushFile(hostPath: string, guestPath: string): Promise<void> {
+    await this.t.vm.pushFile(hostPath, this.vmView(guestPath));
+  }
+
+  async pullFile(guestPath: string, hostPath: string): Promise<void> {
+    await this.t.vm.pullFile(this.vmView(guestPath), hostPath);
+  }
+
+  address(): string | undefined {
+    return this.addr;
+  }
+
+  async usage(): Promise<GuestUsage> {
+    const r = await this.t.vm.sh(`cd ${q(this.cgroup)} && cat memory.current && sed -n 's/^usage_usec //p' cpu.stat && cat pids.current`, { timeoutMs: 10_000, check: false });
+    const [mem, usec, pids] = r.stdout.trim().split('\n').map(Number);
+    return { memoryBytes: mem, cpuSeconds: usec === undefined ? undefined : usec / 1e6, pids };
+  }
+
+  /** Kill everything in the container but its init (tini and its sleep), frozen so that a fork bomb cannot outrun it. */
+  async killAll(): Promise<void> {
+    if (!this.initPid || !this.cgroup) return;
+    const script = `cg=${q(this.cgroup)}
+keep=" ${this.initPid} $(pgrep -P ${this.initPid} | tr '\\n' ' ')"
+for i in $(seq 100); do
+  v=$(cat $(find "$cg" -name cgroup.procs) | while read -r p; do case "$keep" in *" $p "*) ;; *) echo "$p" ;; esac; done)
+  [ -z "$v" ] && exit 0
+  echo 1 > "$cg/cgroup.freeze"; kill -9 $v 2>/dev/null; echo 0 > "$cg/cgroup.freeze"
+  sleep 0.05
+done
+echo "could not kill $(echo $v | wc -w) processes in ${this.name}" >&2; exit 1`;
+    await this.t.vm.sh(script, { timeoutMs: 30_000 });
+  }
+
+  private async teardown(): Promise<void> {
+    try {
+      await this.t.vm.sh(`lxc-stop -P ${CT_PATH} -n ${this.name} -k >/dev/null 2>&1; rm -rf ${this.dir}`, { timeoutMs: 60_000, check: false });
+    } catch {
+      /* the VM is gone already: so is the container */
+    } finally {
+      await releaseVm(this.t);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.undo?.();
+  }
+}
+
+const lxcvm: Driver = {
+  name: 'lxcvm',
+  description: 'LXC containers nested in one QEMU VM per run (the VM sized for the tenants, LXC inside)',
+  hostPackages: kvm.hostPackages,
+  // the study's nested containers share their VM by weight with soft memory limits (hard: --memory-limit hard)
+  defaultLimits: { cpuPolicy: 'shares', memoryLimit: 'soft' },
+  probe: (profile?: ProfileName) => kvm.probe(profile),
+  async prepare(ctx: PrepareContext) {
+    const p = await kvm.probe(ctx.profile.name);
+    if (!p.ok || !p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');
+    accel = p.accel;
+    await ensureBootImages(ctx.log);
+    // the containers' root is the lxc driver's; the VM's own image adds LXC to it
+    lower = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
+    image = await ensureDiskImage(await ensureRootfs(recipeFor([...ctx.guestPackages, 'lxc']), ctx.log), ctx.log);
+  },
+  async provision(spec: GuestSpec, ctx: RunContext) {
+    const t0 = Date.now();
+    const t = await acquireVm(spec, ctx);
+    const guest = new NestedGuest(spec, t);
+    try {
+      await guest.start(t0);
+    } catch (err) {
+      await guest.destroy();
+      throw err;
+    }
+    return guest;
+  },
+  sweep: () => sweepVms('kvm'),
+};
+
+export default lxcvm;
