@@ -29,6 +29,8 @@ export interface RunOptions {
   /** Set when --cpu-policy / --memory-limit was given: it then applies to every platform, whatever its own default. */
   cpuPolicyChosen?: boolean;
   memoryLimitChosen?: boolean;
+  /** VM platforms' accelerator: auto = KVM where a guest really boots under it, else TCG (smoke only unless --accel tcg). */
+  accel?: 'auto' | 'kvm' | 'tcg';
   vcpus: number;
   memoryBytes: number;
   pidsMax: number;
@@ -56,6 +58,9 @@ options:
   --vcpus N                     vCPUs per guest (profile default, reduced to what the host can give every guest)
   --memory SIZE                 memory per guest, e.g. 2G, 512M (profile default)
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
+  --accel auto|kvm|tcg          VM platforms: auto (default) uses KVM where a probe guest boots under it, else
+                                TCG emulation at the smoke profile only; tcg forces emulation at any profile;
+                                kvm makes VM platforms unavailable without KVM. TCG samples say accel=tcg
   --compare-to baseline|DIR     after the run, compare with the accepted baseline of this suite and host (or
                                 with DIR); suspect cells get more runs first; exit 0 no regression, 1 regression
                                 (or runs in error), 2 bad input
@@ -134,6 +139,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         vcpus: { type: 'string' },
         memory: { type: 'string' },
         'pids-max': { type: 'string' },
+        accel: { type: 'string' },
         resume: { type: 'string' },
         'compare-to': { type: 'string' },
         'dry-run': { type: 'boolean' },
@@ -173,6 +179,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     memoryLimit: oneOf('memory limit', v['memory-limit'], ['hard', 'soft'] as const) ?? 'hard',
     ...(v['cpu-policy'] !== undefined ? { cpuPolicyChosen: true } : {}),
     ...(v['memory-limit'] !== undefined ? { memoryLimitChosen: true } : {}),
+    ...(v.accel !== undefined ? { accel: oneOf('accelerator', v.accel, ['auto', 'kvm', 'tcg'] as const) } : {}),
     vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
     memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,

@@ -91,6 +91,8 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     done = doneKeys(resumeDir);
   }
   const profile: Profile = { ...PROFILES[opts.profile], reps: opts.reps, warmup: opts.warmup, timeoutS: opts.timeoutS, pidsMax: opts.pidsMax };
+  // the VM drivers read their accelerator choice from the environment (also how tests set it)
+  if (opts.accel) process.env.VIRTBENCH_ACCEL = opts.accel;
 
   const chosen = opts.platforms ?? def.platforms.filter((p) => p in DRIVERS);
   const drivers = chosen.map((p) => DRIVERS[p]!);

@@ -387,7 +387,7 @@ let disk: string | undefined;
 /** Emulation is 10-50x slower: TCG stands in for KVM only at the smoke profile unless asked for explicitly. */
 function tcgRefused(profile?: ProfileName): string | undefined {
   if (accel !== 'tcg' || !profile || profile === 'smoke' || accelChoice() === 'tcg') return undefined;
-  return `KVM cannot boot a guest on this host and TCG is only used at the smoke profile (set VIRTBENCH_ACCEL=tcg to force it at ${profile})`;
+  return `KVM cannot boot a guest on this host and TCG is only used at the smoke profile (--accel tcg, or VIRTBENCH_ACCEL=tcg, forces it at ${profile})`;
 }
 
 /** Kill the QEMU processes and remove the guest directories, taps and bridge a crashed run of a VM platform left. */

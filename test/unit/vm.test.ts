@@ -9,6 +9,9 @@ import { qemuArgs } from '../../drivers/kvm.ts';
 import { hostTscKhz, microvmArgs } from '../../drivers/lightvm.ts';
 import { tenantSpec, vmSpecFor } from '../../drivers/lxcvm.ts';
 import { expandCells } from '../../core/matrix.ts';
+import { UsageError } from '../../core/errors.ts';
+import { parseSuiteArgs } from '../../core/options.ts';
+import isolation from '../../suites/isolation.ts';
 
 const dep = parseModulesDep(readFileSync(new URL('../fixtures/vm/modules.dep.excerpt', import.meta.url), 'utf8'));
 
@@ -104,4 +107,16 @@ test('platform default limits apply unless the run chose limits; bare-metal refe
   t.deepEqual([...new Set(nested.map((c) => `${c.cpuPolicy}/${c.memoryLimit}`))], ['shares/soft']);
   t.deepEqual(nested.map((c) => c.reference), ['baremetal/w/none:none/cpuset/hard/x1', 'baremetal/w/competing:w/cpuset/hard/x1']);
   t.true(expandCells(def, { platforms: ['lxcvm'], cpuPolicy: 'cpuset', memoryLimit: 'hard', overcommit: 1 }).every((c) => c.memoryLimit === 'hard'));
+});
+
+test('--accel: auto, kvm or tcg; limits chosen on the command line are marked as chosen', (t) => {
+  const known = { platforms: ['kvm', 'lightvm', 'lxcvm'], workloads: ['filebench'], neighbours: [] };
+  const o = parseSuiteArgs(['--accel', 'tcg', '--memory-limit', 'hard'], isolation, known);
+  if (o === 'help') return t.fail();
+  t.is(o.accel, 'tcg');
+  t.true(o.memoryLimitChosen);
+  t.is(o.cpuPolicyChosen, undefined);
+  const d = parseSuiteArgs([], isolation, known);
+  t.is(d === 'help' ? 'help' : d.accel, undefined, 'no --accel: the drivers decide (auto)');
+  t.throws(() => parseSuiteArgs(['--accel', 'hvf'], isolation, known), { instanceOf: UsageError, message: /unknown accelerator 'hvf'; valid: auto, kvm, tcg/ });
 });
