@@ -37,6 +37,7 @@ export interface SummaryRow {
   ratio_ci95_high: number;
   dnf: number;
   errors: number;
+  boot_s: number;
   note: string;
 }
 
@@ -71,6 +72,7 @@ export const SUMMARY_COLUMNS = [
   'ratio_ci95_high',
   'dnf',
   'errors',
+  'boot_s',
   'note',
 ] as const satisfies readonly (keyof SummaryRow)[];
 
@@ -113,6 +115,7 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   ratio_ci95_high: 'Upper bound of the 95% confidence interval of the ratio; empty when unbounded or not estimable.',
   dnf: "Measured runs that did not finish (hit their timeout): samples with status 'dnf'.",
   errors: "Measured runs that failed: samples with status 'error'.",
+  boot_s: "VM platforms: mean seconds from starting the measured guest's hypervisor to the guest answering commands (launch time), over the cell's measured runs; empty for other platforms.",
   note: "Caveats for reading the row, separated by '; ' (mixed acceleration in a ratio, missing reference, unbounded CI...).",
 };
 
@@ -208,6 +211,7 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
     }
   }
 
+  const boots = group.samples.flatMap((s) => (s.warmup || s.bootSeconds === undefined ? [] : [s.bootSeconds]));
   return {
     suite: first.suite,
     cell: group.cell,
@@ -238,6 +242,7 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
     ratio_ci95_high: ratio.high,
     dnf: group.samples.filter((s) => s.status === 'dnf').length,
     errors: group.samples.filter((s) => s.status === 'error').length,
+    boot_s: boots.length ? boots.reduce((a, b) => a + b, 0) / boots.length : NaN,
     note: notes.join('; '),
   };
 }

@@ -76,6 +76,8 @@ export function qemuArgs(o: QemuInput): string[] {
   for (const s of o.shares ?? []) {
     a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
   }
+  // memory overcommit: the host can reclaim guest memory through the balloon
+  a.push('-device', 'virtio-balloon-pci');
   return a;
 }
 
@@ -228,7 +230,9 @@ export class KvmGuest implements Guest {
       }
     }
     if (lastErr) throw lastErr;
-    const setup = [`mkdir -p ${this.workdir}`];
+    // the guest's commands (the agent's cgroup) get the spec's process ceiling, like a container: a
+    // fork bomb stays small enough to be killed quickly, even under emulation
+    const setup = [`mkdir -p ${this.workdir}`, `echo ${this.spec.pidsMax} > /sys/fs/cgroup/vb/pids.max`];
     if (this.addr) {
       const gw = this.addr.replace(/\.\d+$/, '.1');
       setup.push('ip link set eth0 up', `ip addr add ${this.addr}/24 dev eth0`, `ip route add default via ${gw}`);

@@ -12,6 +12,7 @@ import { expandCells } from '../../core/matrix.ts';
 import { UsageError } from '../../core/errors.ts';
 import { parseSuiteArgs } from '../../core/options.ts';
 import isolation from '../../suites/isolation.ts';
+import { summarize } from '../../analysis/summary.ts';
 
 const dep = parseModulesDep(readFileSync(new URL('../fixtures/vm/modules.dep.excerpt', import.meta.url), 'utf8'));
 
@@ -65,6 +66,7 @@ test('qemu command line: accelerator, size, disk, agent port, tap and shares', (
   t.true(s.includes('virtserialport,chardev=agent,name=vb.agent'));
   t.true(s.includes('tap,id=n0,ifname=vbk1x0,script=no,downscript=no'));
   t.true(s.includes('local,path=/h,mount_tag=vbshare0,security_model=passthrough,readonly=on'));
+  t.true(s.includes('-device virtio-balloon-pci'));
   t.true(qemuArgs({ accel: 'kvm', vcpus: 1, memoryBytes: 1024 ** 3, kernel: '/k', initramfs: '/i', append: 'x', console: '/c' }).join(' ').includes('-accel kvm -cpu host'));
 });
 
@@ -119,4 +121,16 @@ test('--accel: auto, kvm or tcg; limits chosen on the command line are marked as
   const d = parseSuiteArgs([], isolation, known);
   t.is(d === 'help' ? 'help' : d.accel, undefined, 'no --accel: the drivers decide (auto)');
   t.throws(() => parseSuiteArgs(['--accel', 'hvf'], isolation, known), { instanceOf: UsageError, message: /unknown accelerator 'hvf'; valid: auto, kvm, tcg/ });
+});
+
+test('summary: boot_s is the mean launch time of the measured runs of a VM cell, empty elsewhere', (t) => {
+  const base = { suite: 's', workload: 'w', resource: 'cpu' as const, neighbourKind: 'none' as const, neighbour: 'none', cpuPolicy: 'cpuset' as const, memoryLimit: 'hard' as const, overcommit: 1, metric: 'm', unit: 's', better: 'lower' as const, status: 'ok' as const, vcpus: 1, memoryBytes: 1, start: '', end: '' };
+  const rows = summarize([
+    { ...base, cell: 'vm', platform: 'lightvm', accel: 'tcg', rep: 1, warmup: true, value: 1, bootSeconds: 30 },
+    { ...base, cell: 'vm', platform: 'lightvm', accel: 'tcg', rep: 1, warmup: false, value: 1, bootSeconds: 9 },
+    { ...base, cell: 'vm', platform: 'lightvm', accel: 'tcg', rep: 2, warmup: false, value: 2, bootSeconds: 11 },
+    { ...base, cell: 'ct', platform: 'lxc', accel: 'native', rep: 1, warmup: false, value: 1 },
+  ]);
+  t.is(rows.find((r) => r.cell === 'vm')!.boot_s, 10);
+  t.true(Number.isNaN(rows.find((r) => r.cell === 'ct')!.boot_s));
 });
