@@ -29,6 +29,8 @@ export interface RunOptions {
   /** Set when --cpu-policy / --memory-limit was given: it then applies to every platform, whatever its own default. */
   cpuPolicyChosen?: boolean;
   memoryLimitChosen?: boolean;
+  /** Set when --timeout was given: it then applies as given, also to guests under TCG. */
+  timeoutChosen?: boolean;
   /** VM platforms' accelerator: auto = KVM where a guest really boots under it, else TCG (smoke only unless --accel tcg). */
   accel?: 'auto' | 'kvm' | 'tcg';
   vcpus: number;
@@ -179,6 +181,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     memoryLimit: oneOf('memory limit', v['memory-limit'], ['hard', 'soft'] as const) ?? 'hard',
     ...(v['cpu-policy'] !== undefined ? { cpuPolicyChosen: true } : {}),
     ...(v['memory-limit'] !== undefined ? { memoryLimitChosen: true } : {}),
+    ...(v.timeout !== undefined ? { timeoutChosen: true } : {}),
     ...(v.accel !== undefined ? { accel: oneOf('accelerator', v.accel, ['auto', 'kvm', 'tcg'] as const) } : {}),
     vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
     memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),

@@ -19,6 +19,8 @@ export interface Manifest {
   profile: Profile;
   platforms: string[];
   accel: Record<string, string>;
+  /** Per platform: the run timeout its runs had (longer under TCG unless --timeout was given). */
+  runTimeoutS?: Record<string, number>;
   /** What the harness changed from what was asked, and why (e.g. vCPUs reduced to fit the host). */
   adjustments: string[];
   cells: Cell[];

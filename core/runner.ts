@@ -30,6 +30,12 @@ const GUEST_OVERHEAD_S = 3;
 const NEIGHBOUR_DEADLINE_GRACE_S = 120;
 /** --reps auto: run time a cell may spend in all, by profile (smoke is for CI: minutes, not half an hour). */
 const AUTO_BUDGET_S: Record<string, number> = { smoke: 240, quick: 1800, paper: 7200 };
+/**
+ * TCG emulates every guest instruction (the smoke kernel compile ran ~65x slower than natively
+ * here). The run timeout exists to catch hangs, not to cut slow emulation short, so for guests
+ * under TCG it is this many times the profile's unless --timeout was given; estimates likewise.
+ */
+export const TCG_SLOWDOWN = 10;
 
 export interface Io {
   out: (line: string) => void;
@@ -37,9 +43,14 @@ export interface Io {
 }
 const stdio: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
 
-function estimateRunS(cell: Cell, profile: Profile): number {
+function estimateRunS(cell: Cell, profile: Profile, accel: Record<string, Accel> = {}): number {
   const w = WORKLOADS[cell.workload]?.estimatedSeconds?.[profile.name] ?? 60;
-  return w + GUEST_OVERHEAD_S * (cell.neighbour === 'none' ? 1 : 2);
+  return (w + GUEST_OVERHEAD_S * (cell.neighbour === 'none' ? 1 : 2)) * (accel[cell.platform] === 'tcg' ? TCG_SLOWDOWN : 1);
+}
+
+/** The profile a platform's runs use: under TCG, a longer run timeout unless --timeout was given. */
+export function platformProfile(profile: Profile, accel: Accel, timeoutChosen: boolean): Profile {
+  return accel === 'tcg' && !timeoutChosen ? { ...profile, timeoutS: profile.timeoutS * TCG_SLOWDOWN } : profile;
 }
 
 function doneKeys(dir: string): Set<string> {
@@ -168,9 +179,9 @@ function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _
   return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit };
 }
 
-function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io): void {
+function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, accel: Record<string, Accel> = {}): void {
   const todo = plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup)));
-  const est = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0);
+  const est = todo.reduce((s, r) => s + estimateRunS(r.cell, profile, accel), 0);
   io.out(`profile ${profile.name}: ${plan.vcpus} vCPU(s) and ${(plan.memoryBytes / GiB).toFixed(2)} GiB per guest, ${profile.reps} reps + ${profile.warmup} warm-up per cell`);
   for (const a of plan.adjustments) io.out(`note: ${a}`);
   io.out(`${plan.cells.length} cells:`);
@@ -217,10 +228,13 @@ async function execute(
   );
   const drivers = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
-  printPlan(plan, profile, done, { out: io.err, err: io.err });
-
   const accel: Record<string, Accel> = {};
   for (const d of drivers) accel[d.name] = (await d.probe(profile.name)).accel ?? 'native';
+  const profiles = Object.fromEntries(drivers.map((d) => [d.name, platformProfile(profile, accel[d.name]!, opts.timeoutChosen === true)]));
+  printPlan(plan, profile, done, { out: io.err, err: io.err }, accel);
+  for (const [p, pp] of Object.entries(profiles)) {
+    if (pp.timeoutS !== profile.timeoutS) log(`note: ${p} runs under TCG: its run timeout is ${formatDuration(pp.timeoutS)} (${TCG_SLOWDOWN}x the profile's; --timeout sets it)`);
+  }
   const facts = await hostFacts(cgroupLayout().version);
   if (compareBase) {
     // the same machine as the baseline, or the whole run would end in a refused comparison
@@ -237,6 +251,7 @@ async function execute(
     profile,
     platforms: drivers.map((d) => d.name),
     accel,
+    runTimeoutS: Object.fromEntries(Object.entries(profiles).map(([p, pp]) => [p, pp.timeoutS])),
     adjustments: plan.adjustments,
     cells: plan.cells,
     plannedRuns: plan.runs.length,
@@ -261,13 +276,13 @@ async function execute(
     for (const n of neighbours) shares.set(`n:${n.name}`, (await n.prepareHost?.(prep)) ?? []);
 
     const runAll = async (todo: PlannedRun[]) => {
-      const perRun = todo.reduce((s, r) => s + estimateRunS(r.cell, profile), 0) / Math.max(1, todo.length);
+      const perRun = todo.reduce((s, r) => s + estimateRunS(r.cell, profile, accel), 0) / Math.max(1, todo.length);
       const progress = new Progress(todo.length, perRun);
       try {
         for (const run of todo) {
           if (abort.signal.aborted) break;
           progress.begin(`${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}`);
-          const samples = await measure(run, def.name, plan, profile, prep, shares, abort.signal, progress.log.bind(progress));
+          const samples = await measure(run, def.name, plan, profiles[run.cell.platform]!, prep, shares, abort.signal, progress.log.bind(progress));
           if (abort.signal.aborted) break; // an interrupted run is not data
           writer.append(samples);
           const first = samples[0]!;

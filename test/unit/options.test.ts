@@ -1,6 +1,8 @@
 import test from 'ava';
 import { UsageError } from '../../core/errors.ts';
 import { parseDuration, parseSize, parseSuiteArgs } from '../../core/options.ts';
+import { PROFILES } from '../../core/profiles.ts';
+import { TCG_SLOWDOWN, platformProfile } from '../../core/runner.ts';
 import isolation from '../../suites/isolation.ts';
 
 const known = { platforms: ['baremetal', 'lxc'], workloads: ['filebench', 'kernel-compile'], neighbours: ['kernel-compile', 'filebench', 'fork-bomb', 'bonnie'] };
@@ -60,4 +62,17 @@ test('durations and sizes', (t) => {
   t.is(parseSize('2G'), 2 * 1024 ** 3);
   t.is(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
   t.throws(() => parseSize('10M'), { message: /at least 64M/ });
+});
+
+test('guests under TCG get a longer run timeout, unless --timeout was given', (t) => {
+  const smoke = PROFILES.smoke;
+  t.is(platformProfile(smoke, 'tcg', false).timeoutS, smoke.timeoutS * TCG_SLOWDOWN);
+  t.is(platformProfile(smoke, 'kvm', false).timeoutS, smoke.timeoutS);
+  t.is(platformProfile(smoke, 'native', false).timeoutS, smoke.timeoutS);
+  t.is(platformProfile(smoke, 'tcg', true).timeoutS, smoke.timeoutS, 'an explicit --timeout applies as given');
+  const given = parse('--timeout', '90s');
+  const dflt = parse();
+  if (given === 'help' || dflt === 'help') return t.fail();
+  t.true(given.timeoutChosen);
+  t.is(dflt.timeoutChosen, undefined);
 });
