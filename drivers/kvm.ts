@@ -7,6 +7,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
@@ -27,7 +28,9 @@ const BOOT_TIMEOUT_MS = Number(process.env.VIRTBENCH_VM_BOOT_TIMEOUT_S ?? 90) * 
 /** A working KVM boots the probe guest in about a second; a hanging one never does. */
 const KVM_PROBE_TIMEOUT_MS = 12_000;
 const TCG_PROBE_TIMEOUT_MS = 25_000;
-const TAP_PREFIX = 'vbk';
+export const TAP_PREFIX = 'vbk';
+/** How long a killed guest command may take to report its exit before the host stops waiting. */
+const KILL_GRACE_MS = 15_000;
 
 export type AccelChoice = 'auto' | 'kvm' | 'tcg';
 export function accelChoice(): AccelChoice {
@@ -153,6 +156,13 @@ export interface VmMachine {
 /** -M pc booting the ext4 disk image: the study's KVM configuration. */
 const PC_MACHINE: VmMachine = { platform: 'kvm', append: () => 'vb.root=blk', qemuArgs };
 
+/** Why a guest died, from its serial console: the kernel's panic line, our init's failure, or the last line. */
+export function consoleCause(file: string): string | undefined {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const line = text.match(/Kernel panic - not syncing: .*/)?.[0] ?? text.match(/VB-FAIL: .*/)?.[0] ?? text.trim().split('\n').at(-1);
+  return line?.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined;
+}
+
 export class KvmGuest implements Guest {
   readonly workdir = '/var/tmp/virtbench';
   /** QEMU start to agent ready, seconds (also logged). */
@@ -199,6 +209,10 @@ export class KvmGuest implements Guest {
   }
 
   async start(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    // more vCPUs than host CPUs is fine (multiplexed); pinning to CPUs the host lacks is not
+    const hostCpus = cpus().length;
+    const missing = this.spec.cpus.filter((c) => c >= hostCpus);
+    if (missing.length) throw new UnavailableError(`guest ${this.name} is to be pinned to CPU ${missing.join(',')} but the host has ${hostCpus} CPUs (0-${hostCpus - 1})`);
     // the harness group and the bridge first, so that their own undo steps run after this guest's
     ensureHarnessGroup();
     const net = this.spec.network ? await ensureBridge() : undefined;
@@ -229,7 +243,10 @@ export class KvmGuest implements Guest {
         if (attempt === 1) log(`guest ${this.name} did not boot (${err instanceof Error ? err.message : String(err)}); retrying once`);
       }
     }
-    if (lastErr) throw lastErr;
+    if (lastErr) {
+      if (signal?.aborted || lastErr instanceof UnavailableError) throw lastErr;
+      throw new Error(`guest ${this.name} never became ready: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+    }
     // the guest's commands (the agent's cgroup) get the spec's process ceiling, like a container: a
     // fork bomb stays small enough to be killed quickly, even under emulation
     const setup = [`mkdir -p ${this.workdir}`, `echo ${this.spec.pidsMax} > /sys/fs/cgroup/vb/pids.max`];
@@ -269,7 +286,10 @@ export class KvmGuest implements Guest {
     const child = execa('bash', ['-c', `${join_ || 'true'} && exec qemu-system-x86_64 "$@"`, 'qemu', ...args], { reject: false, all: true, stdin: 'ignore' });
     this.qemu = child;
     void child.then((r) => {
-      if (this.qemu === child) this.qemuExit = `QEMU exited (${r.exitCode ?? r.signal}): ${(r.all ?? '').trim().split('\n').at(-1) ?? ''}`;
+      if (this.qemu !== child) return;
+      // QEMU says why it failed; a guest that died (kernel panic, -no-reboot) says it on its console
+      const said = (r.all ?? '').trim().split('\n').at(-1) || consoleCause(consoleFile);
+      this.qemuExit = `QEMU exited (${r.exitCode ?? r.signal}): ${said ?? 'the guest stopped before its console came up (too little memory, or a kernel that cannot boot)'}`;
     });
     const { agent, guestUptime } = await AgentConnection.connect(sock, {
       timeoutMs: BOOT_TIMEOUT_MS,
@@ -294,17 +314,27 @@ export class KvmGuest implements Guest {
       stdin: input as Buffer | string | undefined,
     });
     let timedOut = false;
+    let given: NodeJS.Timeout | undefined;
+    let giveUp: () => void = () => undefined;
+    // a killed command whose exit the guest does not report (its output pipes held by processes
+    // outside its cgroup, as in a nested container, or a guest swamped by a fork bomb) is given up
+    // on after a grace: a timeout or Ctrl-C must not wait for the guest
+    const abandoned = new Promise<ExecResult>((resolve) => {
+      giveUp = () => resolve({ exitCode: 124, stdout: '', stderr: `no exit reported by guest ${this.name} within ${KILL_GRACE_MS / 1000} s of SIGKILL`, durationMs: Date.now() - t0, timedOut: true });
+    });
     const stop = () => {
       timedOut = true;
       cmd.kill('SIGKILL');
+      given ??= setTimeout(giveUp, KILL_GRACE_MS);
     };
     const timer = opts.timeoutMs ? setTimeout(stop, opts.timeoutMs) : undefined;
     opts.signal?.addEventListener('abort', stop, { once: true });
     if (opts.signal?.aborted) stop();
-    const done = cmd.done.then((r) => {
+    const exited = cmd.done.then((r) => ({ exitCode: timedOut ? 124 : r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString(), durationMs: Date.now() - t0, timedOut }));
+    const done = Promise.race([exited, abandoned]).finally(() => {
       if (timer) clearTimeout(timer);
+      if (given) clearTimeout(given);
       opts.signal?.removeEventListener('abort', stop);
-      return { exitCode: timedOut ? 124 : r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString(), durationMs: Date.now() - t0, timedOut };
     });
     return { pid: () => cmd.pid, done, kill: (s: NodeJS.Signals = 'SIGTERM') => cmd.kill(s) };
   }

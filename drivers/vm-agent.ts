@@ -136,7 +136,11 @@ export class AgentConnection {
     try {
       while (uptime === undefined) {
         check();
-        if (agent.lostReason) throw new Error(agent.lostReason);
+        if (agent.lostReason) {
+          // the socket closes as QEMU exits: give its exit a moment to say why
+          for (let i = 0; i < 20 && !o.dead(); i++) await sleep(100);
+          throw new Error(o.dead() ?? agent.lostReason);
+        }
         sock.write(encodeFrame('P', 0));
         await Promise.race([hello, sleep(250)]);
       }
