@@ -239,6 +239,9 @@ echo "could not kill $(echo $v | wc -w) processes in ${this.name}" >&2; exit 1`;
 
   private async teardown(): Promise<void> {
     try {
+      // the last container goes with its VM (QEMU killed, disk overlay removed): nothing to stop inside,
+      // which matters when a fork bomb beside it has the VM's kernel busy
+      if (this.t.users <= 1) return;
       await this.t.vm.sh(`lxc-stop -P ${CT_PATH} -n ${this.name} -k >/dev/null 2>&1; rm -rf ${this.dir}`, { timeoutMs: 60_000, check: false });
     } catch {
       /* the VM is gone already: so is the container */
