@@ -60,10 +60,13 @@ export async function runInGuest(
 ): Promise<ExecResult> {
   const child = start(launch, opts);
   let timedOut = false;
+  // the guest-side kill goes on after the host process dies (it sweeps the cgroup until it is
+  // empty): the result waits for it, or it would kill whatever the caller starts next
+  let killing: Promise<void> | undefined;
   const stop = () => {
     if (timedOut) return;
     timedOut = true;
-    void killGuest()
+    killing = killGuest()
       .catch(() => undefined)
       .finally(() => child.kill('SIGKILL'));
   };
@@ -72,6 +75,7 @@ export async function runInGuest(
   if (opts.signal?.aborted) stop();
   try {
     const r = await child;
+    await killing;
     const result = toResult(r, timedOut);
     if ((opts.check ?? true) && (result.exitCode !== 0 || timedOut)) throw new GuestCommandError(guest, result, script);
     return result;

@@ -60,6 +60,8 @@ for (const platform of ['baremetal', 'lxc']) {
       const slow = await g.sh('sleep 30', { timeoutMs: 1000, check: false });
       t.true(slow.timedOut);
       t.true(slow.durationMs < 10_000);
+      // the timed-out command's cleanup is over when sh() returns: it kills nothing started next
+      t.is((await g.sh('sleep 1; echo survived', { check: false })).stdout, 'survived\n', 'the next command is not killed by the last one\'s timeout');
 
       // fork bomb beside a host probe: the host must answer every probe within 1 s
       const running = await forkBomb.start(g, ctx);
