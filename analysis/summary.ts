@@ -115,7 +115,7 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   ratio_ci95_high: 'Upper bound of the 95% confidence interval of the ratio; empty when unbounded or not estimable.',
   dnf: "Measured runs that did not finish (hit their timeout): samples with status 'dnf'.",
   errors: "Measured runs that failed: samples with status 'error'.",
-  boot_s: "VM platforms: mean seconds from starting the measured guest's hypervisor to the guest answering commands (launch time), over the cell's measured runs; empty for other platforms.",
+  boot_s: "VM and container platforms: mean seconds from starting the measured guest (its hypervisor, or lxc-start) to the guest answering commands (launch time), over the cell's measured runs; empty for bare metal.",
   note: "Caveats for reading the row, separated by '; ' (mixed acceleration in a ratio, missing reference, unbounded CI...).",
 };
 

@@ -76,7 +76,7 @@ export interface Guest {
   readonly platform: string;
   readonly spec: GuestSpec;
   readonly accel: Accel;
-  /** VMs: seconds from starting the hypervisor to the guest answering commands (recorded in samples). */
+  /** VMs and containers: seconds from starting the hypervisor (lxc-start) to the guest answering commands (recorded in samples). */
   readonly bootSeconds?: number;
   /** A writable scratch directory inside the guest, private to it. */
   readonly workdir: string;
@@ -251,6 +251,6 @@ export interface Sample {
   neighbourDetail?: Record<string, number | string>;
   /** The workload's note on how this value was obtained (Metric.note). */
   note?: string;
-  /** VM platforms: the measured guest's boot time (hypervisor start to agent ready), seconds. */
+  /** VM and container platforms: the measured guest's launch time (hypervisor or lxc-start to ready), seconds. */
   bootSeconds?: number;
 }

@@ -72,6 +72,8 @@ class LxcGuest implements Guest {
   readonly platform = 'lxc';
   readonly accel = 'native' as const;
   readonly workdir = '/var/tmp/virtbench';
+  /** lxc-start to the container answering its first command, seconds (its launch time). */
+  bootSeconds?: number;
   private initPid = 0;
   /** init (tini) and its `sleep infinity`: killing either stops the container. */
   private systemPids: number[] = [];
@@ -106,6 +108,7 @@ class LxcGuest implements Guest {
     });
     await writeFile(join(this.dir, 'config'), config);
     const log = join(this.dir, 'lxc.log');
+    const t0 = performance.now();
     const r = await execa('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', 'ERROR'], { reject: false, all: true, timeout: START_TIMEOUT_MS });
     if (r.exitCode !== 0) throw new Error(`lxc-start ${this.name} failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')} (log: ${log})`);
     const w = await execa('lxc-wait', ['-P', LXC_PATH, '-n', this.name, '-s', 'RUNNING', '-t', '20'], { reject: false });
@@ -115,6 +118,7 @@ class LxcGuest implements Guest {
     this.cgroupRel = cgroupOf(this.initPid, 'memory', layout) ?? `lxc.payload.${this.name}`;
     this.systemPids = cgroupPids(layout, this.cgroupRel);
     await this.sh(`mkdir -p ${this.workdir}`, { timeoutMs: 10_000 });
+    this.bootSeconds = (performance.now() - t0) / 1000;
   }
 
   private launch(script: string, opts: ExecOptions): Launch {

@@ -43,6 +43,10 @@ for (const platform of ['baremetal', 'lxc']) {
     await driver.prepare?.(ctx);
     const g = await driver.provision(spec(`vb-it-${platform}`), ctx);
     try {
+      if (platform === 'lxc') {
+        t.log(`lxc launch (lxc-start to the first command answered): ${g.bootSeconds?.toFixed(3)} s`);
+        t.true(g.bootSeconds !== undefined && g.bootSeconds > 0 && g.bootSeconds < 30, 'launch time measured');
+      } else t.is(g.bootSeconds, undefined, 'bare metal launches nothing');
       t.is((await g.sh('nproc')).stdout.trim(), '1', 'pinned to one CPU');
       t.is((await g.sh('taskset -pc $$ | sed "s/.*: //"')).stdout.trim(), '1', 'on host CPU 1');
       t.truthy((await g.sh('ls /usr/share/doc/bash')).stdout.trim(), 'share visible');

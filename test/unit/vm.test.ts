@@ -123,7 +123,7 @@ test('--accel: auto, kvm or tcg; limits chosen on the command line are marked as
   t.throws(() => parseSuiteArgs(['--accel', 'hvf'], isolation, known), { instanceOf: UsageError, message: /unknown accelerator 'hvf'; valid: auto, kvm, tcg/ });
 });
 
-test('summary: boot_s is the mean launch time of the measured runs of a VM cell, empty elsewhere', (t) => {
+test('summary: boot_s is the mean launch time of the measured runs of a cell, empty where samples have none (bare metal)', (t) => {
   const base = { suite: 's', workload: 'w', resource: 'cpu' as const, neighbourKind: 'none' as const, neighbour: 'none', cpuPolicy: 'cpuset' as const, memoryLimit: 'hard' as const, overcommit: 1, metric: 'm', unit: 's', better: 'lower' as const, status: 'ok' as const, vcpus: 1, memoryBytes: 1, start: '', end: '' };
   const rows = summarize([
     { ...base, cell: 'vm', platform: 'lightvm', accel: 'tcg', rep: 1, warmup: true, value: 1, bootSeconds: 30 },
