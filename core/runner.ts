@@ -124,11 +124,14 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   // dry run: probe without installing or creating anything
   const available = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
-  printPlan(plan, profile, done, io);
+  // the probes already ran: VM platforms under TCG are estimated as such, as in a real run
+  const accel: Record<string, Accel> = {};
+  for (const d of available) accel[d.name] = (await d.probe(profile.name)).accel ?? 'native';
+  printPlan(plan, profile, done, io, accel);
   if (opts.repsAuto) {
     const budgetS = AUTO_BUDGET_S[opts.profile];
-    const caps = plan.cells.map((c) => repCap(estimateRunS(c, profile), { minReps: opts.reps, budgetS }));
-    const most = plan.cells.reduce((s, c, i) => s + (caps[i]! - opts.reps) * estimateRunS(c, profile), 0);
+    const caps = plan.cells.map((c) => repCap(estimateRunS(c, profile, accel), { minReps: opts.reps, budgetS }));
+    const most = plan.cells.reduce((s, c, i) => s + (caps[i]! - opts.reps) * estimateRunS(c, profile, accel), 0);
     io.out(
       `reps auto: ${opts.reps} interleaved reps per cell first, then more rounds of the cells whose CoV is above ${ADAPTIVE_DEFAULTS.cvThreshold * 100}% ` +
         `or that have a value beyond ${ADAPTIVE_DEFAULTS.outlierSd} sd, up to ${Math.min(...caps) === Math.max(...caps) ? caps[0] : `${Math.min(...caps)}-${Math.max(...caps)}`} reps per cell ` +
@@ -532,7 +535,7 @@ async function measure(
       end: end.toISOString(),
       neighbourDetail,
       ...(got?.note ? { note: got.note } : {}),
-      ...(target?.bootSeconds !== undefined ? { bootSeconds: Math.round(target.bootSeconds * 10) / 10 } : {}),
+      ...(target?.bootSeconds !== undefined ? { bootSeconds: Math.round(target.bootSeconds * 1000) / 1000 } : {}),
     };
   });
 }
