@@ -296,7 +296,8 @@ test.serial('isolation smoke matrix on kvm, lightvm and lxcvm under the probed a
     t.deepEqual(bad.map((s) => `${s.cell} ${s.status} ${s.message}`), [], p);
     for (const s of mine.filter((s) => s.status === 'dnf' && s.metric === 'wall_s')) t.log(`${s.cell}: DNF (${s.message})`);
     t.true(mine.every((s) => typeof s.bootSeconds === 'number' && s.bootSeconds > 0), `${p}: every sample has its launch time`);
-    const boots = [...new Set(mine.map((s) => `${s.cell}#${s.rep}:${s.bootSeconds}`))].map((k) => Number(k.split(':')[1]));
+    // one launch per run (a run's samples share it); cell ids contain ':', so key by run, not by text
+    const boots = [...new Map(mine.map((s) => [`${s.cell}#${s.rep}`, s.bootSeconds!])).values()];
     t.log(`${p}: launch ${Math.min(...boots).toFixed(1)}-${Math.max(...boots).toFixed(1)} s over ${boots.length} runs (accel ${mine[0]!.accel})`);
   }
   t.true(samples.every((s) => s.accel === samples[0]!.accel));
