@@ -122,11 +122,9 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     }
   }
   // dry run: probe without installing or creating anything
-  const available = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
+  // VM platforms under TCG are estimated as such, as in a real run
+  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
-  // the probes already ran: VM platforms under TCG are estimated as such, as in a real run
-  const accel: Record<string, Accel> = {};
-  for (const d of available) accel[d.name] = (await d.probe(profile.name)).accel ?? 'native';
   printPlan(plan, profile, done, io, accel);
   if (opts.repsAuto) {
     const budgetS = AUTO_BUDGET_S[opts.profile];
@@ -192,16 +190,20 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   io.out(`${todo.length} runs${done.size ? ` (${done.size} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 
-async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName): Promise<Driver[]> {
+/** The platforms that can run here, and the accelerator each one's probe found (for estimates and timeouts). */
+async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
   const ok: Driver[] = [];
+  const accel: Record<string, Accel> = {};
   for (const d of drivers) {
     const p = await d.probe(profile);
-    if (p.ok) ok.push(d);
-    else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
+    if (p.ok) {
+      ok.push(d);
+      accel[d.name] = p.accel ?? 'native';
+    } else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
     else io.err(`skipping platform ${d.name}: ${p.reason}`);
   }
   if (ok.length === 0) throw new UnavailableError(`no platform of this suite can run here (${drivers.map((d) => d.name).join(', ')})`);
-  return ok;
+  return { ok, accel };
 }
 
 async function execute(
@@ -229,10 +231,8 @@ async function execute(
     [...candidates.flatMap((d) => d.hostPackages), ...workloads.flatMap((w) => w.hostPackages ?? []), ...neighbours.flatMap((n) => n.hostPackages ?? [])],
     log,
   );
-  const drivers = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
+  const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
-  const accel: Record<string, Accel> = {};
-  for (const d of drivers) accel[d.name] = (await d.probe(profile.name)).accel ?? 'native';
   const profiles = Object.fromEntries(drivers.map((d) => [d.name, platformProfile(profile, accel[d.name]!, opts.timeoutChosen === true)]));
   printPlan(plan, profile, done, { out: io.err, err: io.err }, accel);
   for (const [p, pp] of Object.entries(profiles)) {

@@ -69,9 +69,10 @@ test('isolation smoke matrix on baremetal and lxc', async (t) => {
   t.is(runs.size, 34 * REPS);
   const notOk = samples.filter((s) => s.status !== 'ok');
   t.deepEqual(notOk.map((s) => `${s.cell} ${s.status} ${s.message}`), [], 'every smoke run finishes');
-  t.true(samples.filter((s) => s.platform === 'lxc').every((s) => typeof s.bootSeconds === 'number' && s.bootSeconds > 0), 'lxc samples carry the launch time');
+  const lxcSamples = samples.filter((s) => s.platform === 'lxc');
+  t.true(lxcSamples.every((s) => typeof s.bootSeconds === 'number' && s.bootSeconds > 0), 'lxc samples carry the launch time');
   t.true(samples.filter((s) => s.platform === 'baremetal').every((s) => s.bootSeconds === undefined), 'bare metal has none');
-  const lxcBoots = samples.filter((s) => s.platform === 'lxc').map((s) => s.bootSeconds!);
+  const lxcBoots = lxcSamples.map((s) => s.bootSeconds!);
   t.log(`lxc launch: ${Math.min(...lxcBoots).toFixed(3)}-${Math.max(...lxcBoots).toFixed(3)} s`);
   t.true(existsSync(join(resultDir, 'summary.csv')));
   const text = readFileSync(join(resultDir, 'summary.csv'), 'utf8');
