@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { BRIDGE } from '../../drivers/bridge.ts';
 import { CONTROLLERS, HARNESS_GROUP, cgroupLayout } from '../../drivers/cgroups.ts';
 import { LXC_PATH } from '../../drivers/lxc.ts';
-import { GUESTS_DIR } from '../../core/host.ts';
+import { GUESTS_DIR, STATE_DIR } from '../../core/host.ts';
+import { TAP_PREFIX } from '../../drivers/kvm.ts';
 
 export async function leftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -25,4 +26,23 @@ export async function leftovers(): Promise<string[]> {
   const ps = await execa('pgrep', ['-a', '-f', `^\\[lxc monitor\\] ${LXC_PATH} `], { reject: false });
   for (const l of ps.stdout.split('\n').filter(Boolean)) found.push(`process ${l}`);
   return [...new Set(found)];
+}
+
+/** QEMU processes of this harness instance's VM guests (their console files live under its state dir). */
+export async function qemuProcesses(): Promise<string[]> {
+  const r = await execa('pgrep', ['-a', '-f', `qemu-system-x86_64 .*${STATE_DIR}/`], { reject: false });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** What a VM platform could leave: QEMU processes, guest directories (overlays, sockets), and the rest of leftovers(). */
+export async function vmLeftovers(): Promise<string[]> {
+  const found = await qemuProcesses();
+  for (const p of ['kvm', 'lightvm']) {
+    const dir = join(STATE_DIR, p);
+    if (existsSync(dir)) for (const n of readdirSync(dir)) found.push(`${p} guest dir ${n}`);
+  }
+  const taps = await execa('ip', ['-o', 'link', 'show', 'type', 'tun'], { reject: false });
+  for (const m of taps.stdout.matchAll(new RegExp(`^\\d+: (${TAP_PREFIX}[^:@]*)`, 'gm'))) found.push(`tap ${m[1]}`);
+  // other helpers' containers may run beside this test on a shared host: only this harness's traces count
+  return [...found, ...(await leftovers()).filter((l) => !l.includes('lxc dir'))];
 }
