@@ -73,13 +73,18 @@ const udpFlood: Neighbour = {
     const deadlineS = ownDeadlineS(ctx);
     const watchdog = adversaryWatchdog(guest, ctx);
     const sink = startServer(guest, sinkScript({ host, port, dir, deadlineS }));
-    await waitUntilReady(
-      `UDP sink in guest ${guest.name} at ${host}:${port}`,
-      sink,
-      async () => (await guest.sh(`test -f ${q(dir + '/ready')}`, { timeoutMs: 10_000, check: false })).exitCode === 0,
-      15_000,
-      ctx.signal,
-    );
+    try {
+      await waitUntilReady(
+        `UDP sink in guest ${guest.name} at ${host}:${port}`,
+        sink,
+        async () => (await guest.sh(`test -f ${q(dir + '/ready')}`, { timeoutMs: 10_000, check: false })).exitCode === 0,
+        15_000,
+        ctx.signal,
+      );
+    } catch (err) {
+      watchdog.cancel(); // no flood started; the guest is destroyed by the runner
+      throw err;
+    }
     const senders = Math.max(1, guest.spec.vcpus);
     const maxPackets = Math.floor(MAX_PACKETS[ctx.profile.name] / senders);
     const procs = Array.from({ length: senders }, (_, id) => guest.spawn(senderScript({ host, port, dir, id, maxPackets, deadlineS, payloadBytes: PAYLOAD_BYTES })));
