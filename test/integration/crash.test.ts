@@ -135,6 +135,7 @@ test(`SIGKILL at ${TRIALS} moments of a small lxc run: another platform's run sw
     const line = `trial ${trial + 1}: SIGKILL at ${moment}${finishedFirst ? ' (the run had already ended)' : ''} (exit ${killed.signal ?? killed.exitCode}); left ${left.length} item(s); bare-metal run swept ${swept}; ${resumed}; ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     outcomes.push(line);
     t.log(line);
+    console.error(line); // as it happens: a long measurement (VIRTBENCH_CRASH_TRIALS=20) shows its progress
   }
   t.is(outcomes.length, TRIALS);
 });
