@@ -57,9 +57,13 @@ export async function acquireLock(): Promise<() => Promise<void>> {
     if (released) return;
     released = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
+    // waiting for the holder's exit must keep the event loop alive (an unref'd wait ends the process)
+    child.ref();
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.stdin.end();
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
   };
 }
 

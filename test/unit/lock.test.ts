@@ -76,3 +76,10 @@ test('a holder killed with SIGKILL leaves no stale lock; an emptied lock file is
   await c.proc;
   t.true(existsSync(lock), 'release never deletes the lock file (a deleted file would split the lock)');
 });
+
+test('a process that takes the lock, releases it and returns exits by itself with code 0 (release keeps the event loop alive until the holder is gone)', async (t) => {
+  const lock = join(tempDir('vb-lock-'), 'virtbench.lock');
+  const r = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(join(import.meta.dirname, '../../core/lock.ts'))}); const release = await acquireLock(); await release(); console.log('released');`], { env: { VIRTBENCH_LOCK: lock }, reject: false, all: true });
+  t.is(r.exitCode, 0, r.all);
+  t.is(r.stdout, 'released');
+});
