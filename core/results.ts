@@ -182,7 +182,7 @@ export function repairSamples(file: string, metricsOf: (workload: string) => str
   }
   const keep = parsed.map((s) => s !== undefined && complete.has(runKey(s.cell, s.rep, s.warmup)));
   const partial = [...metrics.keys()].filter((k) => !complete.has(k));
-  if (partial.length > 0) removed.push(`${partial.length} run(s) with missing metric lines (${partial.join(', ')}): they run again`);
+  if (partial.length > 0) removed.push(`${partial.length} run(s) with missing metric lines, to run again: ${partial.join(', ')}`);
   for (const k of complete) done.add(k);
   if (removed.length === 0 || opts.write === false) return { done, removed };
   const firstDropped = keep.findIndex((k, i) => !k && parsed[i] !== undefined);

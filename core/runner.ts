@@ -122,7 +122,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     try {
       if (resumeDir) {
         const repair = repairSamples(join(resumeDir, SAMPLES), metricsOf);
-        for (const r of repair.removed) io.err(`resume: ${join(resumeDir, SAMPLES)}: removed ${r}`);
+        for (const r of repair.removed) io.err(`resume: removed ${r} (${join(resumeDir, SAMPLES)})`);
         done = repair.done;
       }
       return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io, compareBase);

@@ -90,7 +90,7 @@ test('a run with a metric line missing anywhere is dropped and counted as not do
   writeFileSync(file, [a0, ...run('c2', 0), ...run('c1', 1)].map((s) => JSON.stringify(s) + '\n').join(''));
   const r = repairSamples(file, metricsOf);
   t.deepEqual([...r.done].sort(), ['c1#1', 'c2#0']);
-  t.regex(r.removed.join(), /1 run\(s\) with missing metric lines \(c1#0\)/);
+  t.regex(r.removed.join(), /1 run\(s\) with missing metric lines, to run again: c1#0/);
   t.deepEqual(lines(file), [...run('c2', 0), ...run('c1', 1)]);
   t.truthy(b0);
   // a dry run says the same and changes nothing
