@@ -3,7 +3,8 @@
 // as CSV that pandas and R read as is, and optionally as a LaTeX (booktabs) table. Numbers are
 // rounded the same way throughout a table; units are in the headers. summary.csv stays the tidy
 // (long) form with full precision.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { FigureData, FigurePoint } from './figure-data.ts';
@@ -142,11 +143,11 @@ export function writeTables(figs: readonly FigureData[], outDir: string, opts: E
   for (const fig of figs) {
     const t = wideTable(fig, opts);
     const csv = join(outDir, `${fig.id}.csv`);
-    writeFileSync(csv, wideCsv(t));
+    writeFileAtomic(csv, wideCsv(t));
     files.push(csv);
     if (opts.latex) {
       const tex = join(outDir, `${fig.id}.tex`);
-      writeFileSync(tex, latexTable(t));
+      writeFileAtomic(tex, latexTable(t));
       files.push(tex);
     }
   }

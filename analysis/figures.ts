@@ -2,7 +2,8 @@
 // (grouped bars, platforms side by side, 95% CI whiskers, a dashed line at 1 for relative figures,
 // 'DNF' written where a platform did not finish), compiled to Vega and rendered by Vega's headless
 // SVG renderer.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -156,8 +157,8 @@ export async function writeFigures(figs: readonly FigureData[], outDir: string, 
   const written: WrittenFigure[] = [];
   for (const fig of figs) {
     const file = join(outDir, `${fig.id}.svg`);
-    writeFileSync(file, await renderSvg(fig));
-    if (opts.vegaLite) writeFileSync(join(outDir, `${fig.id}.vl.json`), JSON.stringify(vegaLiteSpec(fig), null, 2) + '\n');
+    writeFileAtomic(file, await renderSvg(fig));
+    if (opts.vegaLite) writeFileAtomic(join(outDir, `${fig.id}.vl.json`), JSON.stringify(vegaLiteSpec(fig), null, 2) + '\n');
     written.push({ id: fig.id, file, title: fig.title });
   }
   const index = [
@@ -168,6 +169,6 @@ export async function writeFigures(figs: readonly FigureData[], outDir: string, 
     ...figs.map((f) => `- [${f.id}.svg](${f.id}.svg): ${f.title} — ${f.subtitle}`),
     '',
   ].join('\n');
-  writeFileSync(join(outDir, 'index.md'), index);
+  writeFileAtomic(join(outDir, 'index.md'), index);
   return written;
 }

@@ -1,8 +1,9 @@
 // samples.jsonl -> one summary row per (cell, metric) -> summary.csv.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { writeFileAtomic } from '../core/atomic.ts';
 import type { Sample } from '../core/types.ts';
 import { describe, ratioCI } from './stats.ts';
 
@@ -343,6 +344,6 @@ export async function writeSummaryCsv(resultDir: string): Promise<WriteSummaryRe
   const { samples, ignoredLastLine } = await readSamplesJsonl(join(resultDir, 'samples.jsonl'));
   const rows = summarize(samples, await manifestCellOrder(resultDir));
   const path = join(resultDir, 'summary.csv');
-  await writeFile(path, summaryCsv(rows));
+  writeFileAtomic(path, summaryCsv(rows));
   return ignoredLastLine === undefined ? { path, rows } : { path, rows, ignoredLastLine };
 }

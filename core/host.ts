@@ -1,6 +1,6 @@
 // Facts about the host, where the harness keeps its state, and installing what a run needs.
 import { execa } from 'execa';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import si from 'systeminformation';
 import { UnavailableError } from './errors.ts';
@@ -11,8 +11,6 @@ export const CACHE_DIR = process.env.VIRTBENCH_CACHE ?? '/var/cache/virtbench';
 /** Per-run state of guests; everything under it belongs to a live run and is swept after a crash. */
 export const STATE_DIR = process.env.VIRTBENCH_STATE ?? '/var/lib/virtbench';
 export const GUESTS_DIR = `${STATE_DIR}/baremetal`;
-/** One harness run per host; tests that run harnesses side by side with their own state may name another. */
-const LOCK_FILE = process.env.VIRTBENCH_LOCK ?? '/run/virtbench.lock';
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -24,29 +22,6 @@ export function isRoot(): boolean {
  */
 export function memoryCeiling(spec: Pick<GuestSpec, 'memoryBytes'>): number {
   return Math.min(spec.memoryBytes * 2, Math.floor(totalmem() * 0.75));
-}
-
-/** One harness run at a time per host: concurrent runs would measure each other. */
-export function acquireLock(): () => void {
-  try {
-    const fd = openSync(LOCK_FILE, 'wx');
-    writeFileSync(fd, String(process.pid));
-    closeSync(fd);
-  } catch {
-    const pid = Number(readFileSync(LOCK_FILE, 'utf8').trim());
-    if (pid && pidAlive(pid)) throw new UnavailableError(`another virtbench run (pid ${pid}) is using this host; wait for it or stop it`);
-    writeFileSync(LOCK_FILE, String(process.pid));
-  }
-  return () => rmSync(LOCK_FILE, { force: true });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return pid !== process.pid;
-  } catch {
-    return false;
-  }
 }
 
 export function isDebianLike(): boolean {

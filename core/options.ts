@@ -66,7 +66,8 @@ options:
   --compare-to baseline|DIR     after the run, compare with the accepted baseline of this suite and host (or
                                 with DIR); suspect cells get more runs first; exit 0 no regression, 1 regression
                                 (or runs in error), 2 bad input
-  --resume DIR                  continue an interrupted run in DIR with its own configuration
+  --resume DIR                  continue an interrupted run in DIR with its own configuration (only --dry-run
+                                and --compare-to may be given beside it)
   --dry-run                     print the planned cells, run count and estimated duration; run nothing
   -h, --help                    this text
 `;
@@ -118,6 +119,9 @@ export interface Known {
   neighbours: string[];
 }
 
+/** Options that may be given beside --resume: they do not change which runs are made, nor how. */
+const RESUME_COMPATIBLE = ['resume', 'dry-run', 'compare-to', 'help'];
+
 /** Parse argv (after the suite name). Returns 'help' for --help. */
 export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Known): RunOptions | 'help' {
   let parsed;
@@ -154,6 +158,13 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   }
   const v = parsed.values;
   if (v.help) return 'help';
+  if (v.resume !== undefined) {
+    // a resumed run continues the plan in its manifest; an option that would change it is refused, not ignored
+    const changing = Object.keys(v).filter((k) => !RESUME_COMPATIBLE.includes(k));
+    if (changing.length > 0) {
+      throw new UsageError(`--resume continues ${v.resume} with the configuration in its manifest; ${changing.map((k) => `--${k}`).join(', ')} would change that plan: leave ${changing.length > 1 ? 'them' : 'it'} out (or start a new run)`);
+    }
+  }
   const profile = oneOf('profile', v.profile, PROFILE_NAMES) ?? 'quick';
   const p = PROFILES[profile];
   const platforms = list(v.platforms);

@@ -1,10 +1,13 @@
 // The result directory: manifest.json (enough to say what was measured, where, and how to run it
 // again) and samples.jsonl (one line per metric per run, appended and fsynced as each run ends).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.ts';
+import { runKey } from './matrix.ts';
 import { join } from 'node:path';
 import { UsageError } from './errors.ts';
 import type { HostFacts } from './host.ts';
 import type { RunOptions } from './options.ts';
+import { PROFILE_NAMES } from './profiles.ts';
 import type { Cell, Profile, Sample } from './types.ts';
 
 export const MANIFEST = 'manifest.json';
@@ -47,9 +50,32 @@ export function newResultDir(root: string, suite: string, host: string): string 
 }
 
 export function writeManifest(dir: string, m: Manifest): void {
-  const tmp = join(dir, `${MANIFEST}.tmp`);
-  writeFileSync(tmp, JSON.stringify(m, null, 2) + '\n');
-  renameSync(tmp, join(dir, MANIFEST));
+  writeFileAtomic(join(dir, MANIFEST), JSON.stringify(m, null, 2) + '\n');
+}
+
+/**
+ * A manifest --resume may continue: its format, its suite, a profile this harness knows, and a
+ * profile record that agrees with the options it was made from (an edited manifest would mix runs
+ * of another size into the directory). One UsageError line otherwise.
+ */
+export function checkResumable(m: Manifest, suite: string, file: string): void {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new UsageError(`${file}: not a virtbench manifest (not a JSON object)`);
+  if (m.format !== 1) throw new UsageError(`${file}: manifest format ${JSON.stringify(m.format)} is not supported by this harness (expected 1)`);
+  if (m.suite !== suite) throw new UsageError(`${file} holds a '${String(m.suite)}' run, not '${suite}'`);
+  const o = m.options as Partial<RunOptions> | undefined;
+  if (typeof o !== 'object' || o === null) throw new UsageError(`${file}: no "options": cannot tell how to continue this run`);
+  if (typeof o.profile !== 'string' || !(PROFILE_NAMES as string[]).includes(o.profile)) {
+    throw new UsageError(`${file}: unknown profile ${JSON.stringify(o.profile)}; valid: ${PROFILE_NAMES.join(', ')}`);
+  }
+  const p = m.profile as Partial<Profile> | undefined;
+  const mismatch = (['reps', 'warmup', 'timeoutS', 'pidsMax'] as const).filter((k) => p?.[k] !== o[k]);
+  if (p?.name !== o.profile || mismatch.length > 0) {
+    throw new UsageError(`${file}: "profile" (${String(p?.name)}) disagrees with "options" (${o.profile}${mismatch.length ? `; ${mismatch.join(', ')} differ` : ''}): the manifest was edited; refusing to mix runs`);
+  }
+  for (const k of ['reps', 'warmup', 'timeoutS', 'seed', 'vcpus', 'memoryBytes', 'pidsMax'] as const) {
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new UsageError(`${file}: options.${k} is not a number`);
+  }
+  if (!Array.isArray(m.cells) || typeof m.plannedRuns !== 'number') throw new UsageError(`${file}: no "cells" or "plannedRuns": not a run this harness can resume`);
 }
 
 export function readManifest(dir: string): Manifest {
@@ -62,18 +88,119 @@ export function readManifest(dir: string): Manifest {
   }
 }
 
+/**
+ * Appends one run's lines as one unit. O_APPEND keeps every write at the end; writeSync may write
+ * fewer bytes than asked (a full disk, a signal), so the count it returns is checked and the rest
+ * written in a loop. When a write fails part-way, the file is cut back to where this run began, so
+ * samples.jsonl only ever holds whole runs; the error is then thrown (never reported as "ok").
+ */
 export class SampleWriter {
   private readonly fd: number;
-  constructor(readonly file: string) {
+  private size: number;
+  constructor(
+    readonly file: string,
+    /** Tests inject a writeSync that fails or writes short, to check the writer's handling. */
+    private readonly write: (fd: number, buf: Uint8Array, off: number, len: number) => number = (fd, buf, off, len) => writeSync(fd, buf, off, len),
+  ) {
     this.fd = openSync(file, 'a');
+    this.size = fstatSync(this.fd).size;
   }
-  /** One run's samples in one write, then fsync: a crash loses at most the run in progress. */
+  /** One run's samples, then fsync: a crash loses at most the run in progress. */
   append(samples: Sample[]): void {
     if (samples.length === 0) return;
-    writeSync(this.fd, samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
-    fsyncSync(this.fd);
+    const bytes = Buffer.from(samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
+    try {
+      for (let off = 0; off < bytes.length; ) {
+        const n = this.write(this.fd, bytes, off, bytes.length - off);
+        if (!(n > 0)) throw Object.assign(new Error(`${this.file}: write made no progress (${off} of ${bytes.length} bytes written; disk full?)`), { code: 'ENOSPC' });
+        off += n;
+      }
+      fsyncSync(this.fd);
+    } catch (err) {
+      // take back the part of this run that did get written; if even that fails, --resume repairs it
+      try {
+        ftruncateSync(this.fd, this.size);
+        fsyncSync(this.fd);
+      } catch {
+        /* the tail stays torn: repairSamples() removes it before the next append */
+      }
+      throw err;
+    }
+    this.size += bytes.length;
   }
   close(): void {
     closeSync(this.fd);
   }
+}
+
+export interface Repair {
+  /** Runs whose every metric line is present. */
+  done: Set<string>;
+  /** What was removed, one phrase each (empty: nothing to repair). */
+  removed: string[];
+}
+
+/**
+ * Before --resume appends: make samples.jsonl end with the last complete run. A cut-off last line
+ * (a crash or a full disk mid-write) is cut away, and so are the lines of any run that lacks one
+ * of its workload's metric lines (`metricsOf(workload)`), so that run is measured again. Any other
+ * line that is not JSON is not something a crash leaves: refused as UsageError. Lines to drop at
+ * the end are truncated in place; elsewhere the file is rewritten atomically. `write: false` only
+ * says what would be done (a dry run).
+ */
+export function repairSamples(file: string, metricsOf: (workload: string) => string[] | undefined, opts: { write?: boolean } = {}): Repair {
+  const done = new Set<string>();
+  if (!existsSync(file)) return { done, removed: [] };
+  const buf = readFileSync(file);
+  const lastNl = buf.lastIndexOf(0x0a);
+  const whole = lastNl < 0 ? 0 : lastNl + 1;
+  const removed: string[] = [];
+  if (whole < buf.length) removed.push(`a cut-off last line (${buf.length - whole} bytes)`);
+  const lines = buf.subarray(0, whole).toString('utf8').split('\n').slice(0, -1);
+  const parsed: (Sample | undefined)[] = lines.map((line, i) => {
+    if (line.trim() === '') return undefined;
+    try {
+      return JSON.parse(line) as Sample;
+    } catch {
+      throw new UsageError(`${file}:${i + 1}: corrupt line (not JSON) that no interrupted write leaves; cannot resume safely`);
+    }
+  });
+  const metrics = new Map<string, Set<string>>();
+  for (const s of parsed) {
+    if (!s) continue;
+    const k = runKey(s.cell, s.rep, s.warmup);
+    const set = metrics.get(k) ?? new Set<string>();
+    set.add(s.metric);
+    metrics.set(k, set);
+  }
+  const complete = new Set<string>();
+  for (const s of parsed) {
+    if (!s) continue;
+    const k = runKey(s.cell, s.rep, s.warmup);
+    const want = metricsOf(s.workload);
+    if (!want || want.every((m) => metrics.get(k)!.has(m))) complete.add(k);
+  }
+  const keep = parsed.map((s) => s !== undefined && complete.has(runKey(s.cell, s.rep, s.warmup)));
+  const partial = [...metrics.keys()].filter((k) => !complete.has(k));
+  if (partial.length > 0) removed.push(`${partial.length} run(s) with missing metric lines, to run again: ${partial.join(', ')}`);
+  for (const k of complete) done.add(k);
+  if (removed.length === 0 || opts.write === false) return { done, removed };
+  const firstDropped = keep.findIndex((k, i) => !k && parsed[i] !== undefined);
+  const tailOnly = firstDropped < 0 || keep.slice(firstDropped).every((k) => !k);
+  if (tailOnly) {
+    // every line to drop is at the end: cut the file there
+    const upTo = firstDropped < 0 ? lines.length : firstDropped;
+    const bytes = lines.slice(0, upTo).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    const fd = openSync(file, 'r+');
+    try {
+      ftruncateSync(fd, bytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } else {
+    const text = lines.filter((l, i) => keep[i] || l.trim() === '').filter((l) => l.trim() !== '').map((l) => l + '\n').join('');
+    writeFileAtomic(file, text);
+  }
+  return { done, removed };
 }

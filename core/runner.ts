@@ -13,13 +13,16 @@ import { readSamplesJsonl, writeSummaryCsv } from '../analysis/summary.ts';
 import { DRIVERS } from '../drivers/index.ts';
 import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
-import { UnavailableError, UsageError, errorMessage } from './errors.ts';
-import { CACHE_DIR, acquireLock, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
+import { UnavailableError, UsageError, errorMessage, fileSystemError } from './errors.ts';
+import { acquireLock } from './lock.ts';
+import { CACHE_DIR, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
 import { cpuLayout, expandCells, sampleCellFields, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
 import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
 import { Progress, formatDuration } from './progress.ts';
-import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from './results.ts';
+import { MANIFEST, SAMPLES, SampleWriter, checkResumable, newResultDir, readManifest, repairSamples, writeManifest, type Manifest } from './results.ts';
+import { checkOutputTarget, resultBytes } from './out-check.ts';
+import { sweepWatchdogs } from './watchdog.ts';
 import type { Accel, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
 import { cgroupLayout } from '../drivers/cgroups.ts';
 
@@ -53,25 +56,16 @@ export function platformProfile(profile: Profile, accel: Accel, timeoutChosen: b
   return accel === 'tcg' && !timeoutChosen ? { ...profile, timeoutS: profile.timeoutS * TCG_SLOWDOWN } : profile;
 }
 
-function doneKeys(dir: string): Set<string> {
-  const keys = new Set<string>();
-  const file = join(dir, SAMPLES);
-  if (!existsSync(file)) return keys;
-  const lines = readFileSync(file, 'utf8').split('\n');
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    try {
-      const s = JSON.parse(line) as Sample;
-      keys.add(runKey(s.cell, s.rep, s.warmup));
-    } catch {
-      // an interrupted write leaves at most a partial last line: that run is simply run again
-      if (i < lines.length - 2) throw new UsageError(`${file}:${i + 1}: corrupt line; cannot resume safely`);
-    }
-  });
-  return keys;
-}
+/** Metric names a workload's run writes (a run is complete when all of them are in samples.jsonl). */
+const metricsOf = (workload: string) => WORKLOADS[workload]?.metrics.map((m) => m.metric);
 
-/** Runs one suite; returns the process exit code (0 ok, 1 some runs errored, 2 bad input / unavailable). */
+/** Exit code when the file system stopped a run (disk full, read-only, not a directory...). */
+export const EXIT_FILE_SYSTEM = 4;
+
+/**
+ * Runs one suite; returns the process exit code (0 ok, 1 some runs errored, 2 bad input /
+ * unavailable, 4 the file system stopped the run: samples already written stay valid).
+ */
 export async function runSuite(def: SuiteDefinition, argv: string[], io: Io = stdio): Promise<number> {
   try {
     return await runSuiteInner(def, argv, io);
@@ -79,6 +73,11 @@ export async function runSuite(def: SuiteDefinition, argv: string[], io: Io = st
     if (err instanceof UsageError || err instanceof UnavailableError) {
       io.err(`virtbench: ${err.message}`);
       return 2;
+    }
+    const fsError = fileSystemError(err);
+    if (fsError !== undefined) {
+      io.err(`virtbench: ${fsError} (the run stopped; samples written so far are kept: fix the disk, then --resume)`);
+      return EXIT_FILE_SYSTEM;
     }
     throw err;
   }
@@ -97,9 +96,10 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   if (opts.resume) {
     resumeDir = resolve(opts.resume);
     const m = readManifest(resumeDir);
-    if (m.suite !== def.name) throw new UsageError(`${resumeDir} holds a '${m.suite}' run, not '${def.name}'`);
+    checkResumable(m, def.name, join(resumeDir, MANIFEST));
     opts = { ...m.options, resume: resumeDir, dryRun: opts.dryRun, compareTo: opts.compareTo ?? m.options.compareTo };
-    done = doneKeys(resumeDir);
+    // what a repair would keep; the file itself is repaired only under the lock
+    done = repairSamples(join(resumeDir, SAMPLES), metricsOf, { write: false }).done;
   }
   const profile: Profile = { ...PROFILES[opts.profile], reps: opts.reps, warmup: opts.warmup, timeoutS: opts.timeoutS, pidsMax: opts.pidsMax };
   // the VM drivers read their accelerator choice from the environment (also how tests set it)
@@ -114,11 +114,20 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   const compareBase = await resolveCompareTo(opts, def.name);
   if (!opts.dryRun) {
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
-    const release = acquireLock();
+    // the target is checked before anything starts, with the most runs this selection can plan
+    const upper = makePlan(def, opts, chosen, profile, io).runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    if (resumeDir) checkOutputTarget(`--resume ${opts.resume}`, resumeDir, resultBytes(upper), [join(resumeDir, SAMPLES), join(resumeDir, MANIFEST)]);
+    else checkOutputTarget(`--out ${opts.out}`, opts.out, resultBytes(upper));
+    const release = await acquireLock();
     try {
+      if (resumeDir) {
+        const repair = repairSamples(join(resumeDir, SAMPLES), metricsOf);
+        for (const r of repair.removed) io.err(`resume: removed ${r} (${join(resumeDir, SAMPLES)})`);
+        done = repair.done;
+      }
       return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io, compareBase);
     } finally {
-      release();
+      await release();
     }
   }
   // dry run: probe without installing or creating anything
@@ -148,6 +157,18 @@ async function resolveCompareTo(opts: RunOptions, suite: string): Promise<string
   if (run.manifest.suite !== suite) throw new UsageError(`--compare-to ${opts.compareTo}: ${run.dir} holds a '${run.manifest.suite}' run, not '${suite}'`);
   if (runHost(run.manifest) !== hostname()) throw new UsageError(`--compare-to ${opts.compareTo}: ${run.dir} was measured on '${runHost(run.manifest)}', not on this host '${hostname()}' (compare other hosts' runs with npm run compare -- --allow-other-host)`);
   return run.dir;
+}
+
+/** --resume continues the plan its manifest recorded; a different one (a platform gone, an edited manifest) is refused. */
+function samePlan(m: Manifest, plan: Plan, dir: string): void {
+  const was = m.cells.map((c) => c.id);
+  const now = plan.cells.map((c) => c.id);
+  const lost = was.filter((c) => !now.includes(c));
+  const gained = now.filter((c) => !was.includes(c));
+  if (lost.length > 0 || gained.length > 0 || plan.runs.length !== m.plannedRuns) {
+    const why = lost.length ? `cells it cannot run now: ${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', ...' : ''}` : gained.length ? `cells it never planned: ${gained.slice(0, 3).join(', ')}` : `${plan.runs.length} runs instead of ${m.plannedRuns}`;
+    throw new UsageError(`--resume ${dir}: this host or harness would plan another run (${why}); start a new run instead`);
+  }
 }
 
 interface Plan {
@@ -182,12 +203,13 @@ function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _
 
 function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, accel: Record<string, Accel> = {}): void {
   const todo = plan.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup)));
+  const already = plan.runs.length - todo.length;
   const est = todo.reduce((s, r) => s + estimateRunS(r.cell, profile, accel), 0);
   io.out(`profile ${profile.name}: ${plan.vcpus} vCPU(s) and ${(plan.memoryBytes / GiB).toFixed(2)} GiB per guest, ${profile.reps} reps + ${profile.warmup} warm-up per cell`);
   for (const a of plan.adjustments) io.out(`note: ${a}`);
   io.out(`${plan.cells.length} cells:`);
   for (const c of plan.cells) io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}`);
-  io.out(`${todo.length} runs${done.size ? ` (${done.size} already done)` : ''}, estimated ${formatDuration(est)}`);
+  io.out(`${todo.length} runs${already ? ` (${already} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 
 /** The platforms that can run here, and the accelerator each one's probe found (for estimates and timeouts). */
@@ -222,7 +244,10 @@ async function execute(
   installSignalHandlers(() => abort.abort(), io.err);
   const log = io.err;
 
-  for (const d of candidates) {
+  // a killed run of any platform may have left guests (and a running adversary) behind: sweep them
+  // all, not only the platforms of this run, or this run would be measured beside them
+  for (const line of sweepWatchdogs()) log(`removed leftover of an interrupted run: ${line}`);
+  for (const d of Object.values(DRIVERS)) {
     for (const line of (await d.sweep?.()) ?? []) log(`removed leftover of an interrupted run: ${line}`);
   }
   const workloads = workloadNames.map((n) => WORKLOADS[n]!);
@@ -233,6 +258,7 @@ async function execute(
   );
   const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
+  if (resumeDir) samePlan(readManifest(resumeDir), plan, resumeDir);
   const profiles = Object.fromEntries(drivers.map((d) => [d.name, platformProfile(profile, accel[d.name]!, opts.timeoutChosen === true)]));
   printPlan(plan, profile, done, { out: io.err, err: io.err }, accel);
   for (const [p, pp] of Object.entries(profiles)) {

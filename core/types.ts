@@ -91,6 +91,11 @@ export interface Guest {
   usage(): Promise<GuestUsage>;
   /** Kill every process in the guest without destroying it (used to stop adversaries). */
   killAll(): Promise<void>;
+  /**
+   * A host shell script that freezes and kills every process of this guest (or its VM), runnable
+   * by a watchdog after the harness itself died (core/watchdog.ts). Every real driver has one.
+   */
+  watchdogScript?(): string;
   destroy(): Promise<void>;
 }
 

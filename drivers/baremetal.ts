@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
-import { HarnessCgroup, sweepHarnessGroups } from './cgroups.ts';
+import { HarnessCgroup, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
 import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
 // Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes; then,
@@ -84,6 +84,10 @@ class BareMetalGuest implements Guest {
 
   async killAll(): Promise<void> {
     await this.cgroup.killAll();
+  }
+
+  watchdogScript(): string {
+    return killCgroupScript(this.cgroup.layout, this.cgroup.rel);
   }
 
   private async teardown(): Promise<void> {

@@ -354,3 +354,26 @@ export async function sweepHarnessGroups(layout = cgroupLayout()): Promise<strin
   }
   return found;
 }
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The shell form of killCgroup, for a watchdog that runs after the harness died: freeze the
+ * group, SIGKILL every process in its tree, thaw, until it is empty (a frozen fork bomb cannot
+ * fork while it is killed). Plain sh, cat, find and kill: nothing of the harness needed.
+ */
+export function killCgroupScript(layout: CgroupLayout, rel: string): string {
+  const dirs = uniqueDirs(layout, rel, [...CONTROLLERS, 'io']);
+  const freeze = layout.version === 1 ? join(dirFor(layout, 'freezer', rel) ?? '', 'freezer.state') : join(dirs[0] ?? '', 'cgroup.freeze');
+  const [frozen, thawed] = layout.version === 1 ? ['FROZEN', 'THAWED'] : ['1', '0'];
+  return [
+    `i=0; while [ $i -lt 100 ]; do i=$((i + 1))`,
+    `  p=$(find ${dirs.map(shq).join(' ')} -name cgroup.procs -exec cat {} + 2>/dev/null)`,
+    `  [ -z "$p" ] && break`,
+    `  [ -f ${shq(freeze)} ] && echo ${frozen} > ${shq(freeze)}`,
+    `  kill -9 $p 2>/dev/null`,
+    `  [ -f ${shq(freeze)} ] && echo ${thawed} > ${shq(freeze)}`,
+    `  sleep 0.1`,
+    `done`,
+  ].join('\n');
+}

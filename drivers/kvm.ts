@@ -14,7 +14,7 @@ import { UnavailableError } from '../core/errors.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HarnessCgroup, ensureHarnessGroup } from './cgroups.ts';
+import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
 import { GuestCommandError, withContext } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 import { AgentConnection } from './vm-agent.ts';
@@ -391,6 +391,11 @@ export class KvmGuest implements Guest {
 
   async killAll(): Promise<void> {
     await this.agent?.killAll();
+  }
+
+  /** From outside the VM: kill QEMU (its harness cgroup), and with it everything in the guest. */
+  watchdogScript(): string {
+    return killCgroupScript(this.cgroup.layout, this.cgroup.rel);
   }
 
   private async stopQemu(): Promise<void> {

@@ -10,7 +10,7 @@ import { onCleanup } from '../core/cleanup.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, settingsFor } from './cgroups.ts';
+import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, killCgroupScript, settingsFor } from './cgroups.ts';
 import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 
@@ -160,6 +160,12 @@ class LxcGuest implements Guest {
   /** Kill everything but the container's init, so the guest stays usable. */
   async killAll(): Promise<void> {
     if (this.cgroupRel) await killCgroup(cgroupLayout(), this.cgroupRel, this.systemPids);
+  }
+
+  /** Kill the container's whole cgroup (init included: the container stops), then stop it for LXC's own state. */
+  watchdogScript(): string {
+    const kill = this.cgroupRel ? killCgroupScript(cgroupLayout(), this.cgroupRel) + '\n' : '';
+    return `${kill}lxc-stop -P '${LXC_PATH}' -n '${this.name}' -k >/dev/null 2>&1`;
   }
 
   private async teardown(): Promise<void> {

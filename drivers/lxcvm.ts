@@ -237,6 +237,11 @@ echo "could not kill $(echo $v | wc -w) processes in ${this.name}" >&2; exit 1`;
     await this.t.vm.sh(script, { timeoutMs: 30_000 });
   }
 
+  /** From outside: the tenants' VM is killed (the harness is gone or hung, so is the run). */
+  watchdogScript(): string {
+    return this.t.vm.watchdogScript();
+  }
+
   private async teardown(): Promise<void> {
     try {
       // the last container goes with its VM (QEMU killed, disk overlay removed): nothing to stop inside,

@@ -1,8 +1,10 @@
 // The disk adversary (the study's bonnie++): bonnie++ over and over in its own guest, sequential
 // writes, rewrites and reads of a file twice the RAM it is told about, then small-file creation
 // and deletion. Bounded from outside: its file size (disk), the guest's memory and pids limits,
-// a deadline in the loop itself, and stop() / the runner's deadline kill through the cgroup.
+// a deadline in the loop itself (each pass under `timeout`), stop() / the runner's deadline kill
+// through the cgroup, and a watchdog that outlives the harness (workloads/adversary-bounds.ts).
 import type { Guest, Neighbour, ProfileName, RunContext, RunningNeighbour } from '../core/types.ts';
+import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
 import { q } from './service-util.ts';
 
 /** RAM bonnie++ is told about (-r), MiB; it writes twice that per pass. */
@@ -14,7 +16,9 @@ export function bonnieScript(o: { dir: string; ramMiB: number; deadlineS: number
     `end=$((SECONDS + ${Math.ceil(o.deadlineS)})); n=0`,
     `while [ $SECONDS -lt $end ]; do`,
     // -s file MiB, -r RAM MiB, -n small files x1024, -x 1 pass, -q CSV on stdout, -u root is required as root
-    `  bonnie++ -d ${q(o.dir)} -s ${2 * o.ramMiB} -r ${o.ramMiB} -n 8 -x 1 -q -u root > last.csv 2> last.err || sleep 1`,
+    // a pass never runs past the deadline either
+    `  left=$((end - SECONDS)); [ $left -gt 0 ] || break`,
+    `  timeout -s KILL $left bonnie++ -d ${q(o.dir)} -s ${2 * o.ramMiB} -r ${o.ramMiB} -n 8 -x 1 -q -u root > last.csv 2> last.err || sleep 1`,
     `  n=$((n + 1)); echo $n > passes`,
     `done`,
   ].join('\n');
@@ -32,13 +36,18 @@ const bonnie: Neighbour = {
   },
   async start(guest: Guest, ctx: RunContext): Promise<RunningNeighbour> {
     const dir = `${guest.workdir}/bonnie`;
-    const proc = guest.spawn(bonnieScript({ dir, ramMiB: BONNIE_RAM_MIB[ctx.profile.name], deadlineS: ctx.timeoutS + 60 }));
+    const watchdog = adversaryWatchdog(guest, ctx);
+    const proc = guest.spawn(bonnieScript({ dir, ramMiB: BONNIE_RAM_MIB[ctx.profile.name], deadlineS: ownDeadlineS(ctx) }));
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 1000));
     return {
       async stop() {
         const passes = Number((await guest.sh(`cat ${q(dir + '/passes')} 2>/dev/null || echo 0`, { check: false, timeoutMs: 10_000 })).stdout.trim()) || 0;
-        await guest.killAll();
+        try {
+          await guest.killAll();
+        } finally {
+          watchdog.cancel();
+        }
         proc.kill('SIGKILL');
         await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
         await guest.sh(`rm -rf ${q(dir)}`, { check: false, timeoutMs: 60_000 });

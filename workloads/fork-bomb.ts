@@ -1,11 +1,31 @@
-// The CPU adversary (the study's fork bomb): the classic shell bomb in its own guest. It is never
-// trusted to stop itself. Bounded from outside: the guest's pids.max caps how many processes it
-// reaches, its memory limit caps what they hold, and stop() (or the runner's deadline kill)
-// freezes the guest's cgroup and kills every process in it, so none survives the run.
+// The CPU adversary (the study's fork bomb): the classic shell bomb in its own guest. Bounded:
+// the guest's pids.max caps how many processes it reaches, its memory limit caps what they hold;
+// in time, by its own deadline inside the guest, by stop() (or the runner's deadline kill) that
+// freezes the guest's cgroup and kills every process in it, and by a watchdog outside the harness
+// that does the same if the harness died (workloads/adversary-bounds.ts).
 import type { Guest, Neighbour, RunContext, RunningNeighbour } from '../core/types.ts';
+import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
 
 /** `b` starts two copies of itself piped together in the background, forever; fork errors are silenced. */
 export const BOMB = 'exec 2>/dev/null; b() { b | b & }; b; wait';
+
+/**
+ * The bomb with its own deadline. The clock (`sleep`) starts before the bomb, since once pids.max
+ * is reached nothing more can fork; the bomb runs in its own process group (job control on), so
+ * that at the deadline one builtin `kill` of the group, repeated until none is left, ends it.
+ */
+export function forkBombScript(deadlineS: number): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [
+    'exec 2>/dev/null',
+    `sleep ${Math.ceil(deadlineS)} & clock=$!`,
+    'set -m',
+    `bash -c ${q(BOMB)} & bomb=$!`,
+    'set +m',
+    'wait $clock',
+    'i=0; while [ $i -lt 100000 ] && kill -KILL -- -$bomb; do i=$((i + 1)); done',
+  ].join('\n');
+}
 
 const forkBomb: Neighbour = {
   name: 'fork-bomb',
@@ -17,8 +37,9 @@ const forkBomb: Neighbour = {
     // refuse to start an unbounded bomb: the bound is the driver's job, but check it is there
     if (!(guest.spec.pidsMax > 0 && Number.isFinite(guest.spec.pidsMax))) throw new Error(`guest ${guest.name} has no pids limit; refusing to start a fork bomb`);
   },
-  async start(guest: Guest, _ctx: RunContext): Promise<RunningNeighbour> {
-    const proc = guest.spawn(BOMB);
+  async start(guest: Guest, ctx: RunContext): Promise<RunningNeighbour> {
+    const watchdog = adversaryWatchdog(guest, ctx);
+    const proc = guest.spawn(forkBombScript(ownDeadlineS(ctx)));
     const t0 = Date.now();
     let peak = 0;
     // sample the process count while it runs, for the report (the bound itself is pids.max)
@@ -30,7 +51,11 @@ const forkBomb: Neighbour = {
       async stop() {
         clearInterval(sampler);
         const atStop = (await guest.usage().catch(() => ({ pids: undefined }))).pids;
-        await guest.killAll();
+        try {
+          await guest.killAll();
+        } finally {
+          watchdog.cancel();
+        }
         proc.kill('SIGKILL');
         await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
         // killed processes count against pids until their reaper collects them (the host's init on bare metal)

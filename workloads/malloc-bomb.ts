@@ -2,10 +2,12 @@
 // touches memory in 16 MiB steps until the guest's memory limit stops it (the kernel's OOM killer
 // ends it inside the guest's cgroup), then a new one starts, so the pressure lasts until the
 // neighbour is stopped. Bounded from outside: the driver's cgroup memory limit (hard, or the hard
-// ceiling of a soft limit), the runner's deadline kill, and pids.max. As a second line of defence
+// ceiling of a soft limit), the runner's deadline kill, a watchdog that outlives the harness
+// (workloads/adversary-bounds.ts), and pids.max; in time also by its own loop's deadline. As a second line of defence
 // each bomb also stops growing at twice the guest's size plus 256 MiB, so a guest whose limit was
 // not applied still cannot take the host.
 import type { Guest, Neighbour, RunContext, RunningNeighbour } from '../core/types.ts';
+import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
 import { ensureCommands, q } from './service-util.ts';
 
 const MiB = 1024 * 1024;
@@ -50,7 +52,8 @@ const mallocBomb: Neighbour = {
   async start(guest: Guest, ctx: RunContext): Promise<RunningNeighbour> {
     const dir = `${guest.workdir}/malloc-bomb`;
     const capBytes = bombCap(guest.spec.memoryBytes);
-    const proc = guest.spawn(bombScript({ dir, capBytes, chunkBytes: CHUNK_BYTES, deadlineS: ctx.timeoutS + 60 }));
+    const watchdog = adversaryWatchdog(guest, ctx);
+    const proc = guest.spawn(bombScript({ dir, capBytes, chunkBytes: CHUNK_BYTES, deadlineS: ownDeadlineS(ctx) }));
     // the measured run starts once the first bomb is growing
     await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
@@ -59,7 +62,11 @@ const mallocBomb: Neighbour = {
         const lives = await readNumber(guest, `${dir}/lives`);
         const usage = await guest.usage().catch(() => ({ memoryBytes: undefined }));
         proc.kill('SIGKILL');
-        await guest.killAll();
+        try {
+          await guest.killAll();
+        } finally {
+          watchdog.cancel();
+        }
         await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
         return {
           detail: {

@@ -2,9 +2,11 @@
 // own guest, sent only to that guest's address on the harness network. Everything the flood
 // costs (sending, the kernel's UDP path, receiving) is charged to the neighbour's guest, which
 // shares the host's network stack and softirq CPU time with the measured guest on every platform.
-// Bounded: a packet count and a deadline in the sender itself, the runner's deadline kill from
-// outside, and the guest's cgroup limits. Sender and sink are perl (perl-base is in every Debian).
+// Bounded: a packet count and a deadline in the sender itself, a deadline in the sink, the
+// runner's deadline kill and a watchdog that outlives the harness from outside, and the guest's
+// cgroup limits. Sender and sink are perl (perl-base is in every Debian).
 import type { Guest, Neighbour, ProfileName, RunContext, RunningNeighbour } from '../core/types.ts';
+import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
 import { addressOf, ensureCommands, portFor, q, startServer, waitUntilReady } from './service-util.ts';
 
 /** Packet payload bytes (small packets: the cost is per packet). */
@@ -12,11 +14,13 @@ export const PAYLOAD_BYTES = 64;
 /** Packets the whole flood may send per profile (senders split it). */
 export const MAX_PACKETS: Record<ProfileName, number> = { smoke: 30_000_000, quick: 300_000_000, paper: 3_000_000_000 };
 
-export function sinkScript(o: { host: string; port: number; dir: string }): string {
+export function sinkScript(o: { host: string; port: number; dir: string; deadlineS: number }): string {
   const perl = [
     'use IO::Socket::INET;',
+    // the sink's own deadline: SIGALRM ends it (its last count is saved first)
     `my $s = IO::Socket::INET->new(LocalAddr => "${o.host}", LocalPort => ${o.port}, Proto => "udp") or die "udp sink ${o.host}:${o.port}: $!\\n";`,
     'open(my $r, ">", "ready"); close($r);',
+    `$SIG{ALRM} = sub { save(); exit 0; }; alarm ${Math.ceil(o.deadlineS)};`,
     'my ($n, $bytes, $last, $buf) = (0, 0, time, "");',
     'sub save { open(my $f, ">", "received.tmp"); print $f "$n $bytes\\n"; close($f); rename("received.tmp", "received"); }',
     'while (defined $s->recv($buf, 65536)) { $n++; $bytes += length $buf; if (($n & 4095) == 0 && time != $last) { $last = time; save(); } }',
@@ -66,17 +70,23 @@ const udpFlood: Neighbour = {
     const host = addressOf(guest);
     const port = portFor(guest.name, 'udp-sink');
     const dir = `${guest.workdir}/udp-flood`;
-    const sink = startServer(guest, sinkScript({ host, port, dir }));
-    await waitUntilReady(
-      `UDP sink in guest ${guest.name} at ${host}:${port}`,
-      sink,
-      async () => (await guest.sh(`test -f ${q(dir + '/ready')}`, { timeoutMs: 10_000, check: false })).exitCode === 0,
-      15_000,
-      ctx.signal,
-    );
+    const deadlineS = ownDeadlineS(ctx);
+    const watchdog = adversaryWatchdog(guest, ctx);
+    const sink = startServer(guest, sinkScript({ host, port, dir, deadlineS }));
+    try {
+      await waitUntilReady(
+        `UDP sink in guest ${guest.name} at ${host}:${port}`,
+        sink,
+        async () => (await guest.sh(`test -f ${q(dir + '/ready')}`, { timeoutMs: 10_000, check: false })).exitCode === 0,
+        15_000,
+        ctx.signal,
+      );
+    } catch (err) {
+      watchdog.cancel(); // no flood started; the guest is destroyed by the runner
+      throw err;
+    }
     const senders = Math.max(1, guest.spec.vcpus);
     const maxPackets = Math.floor(MAX_PACKETS[ctx.profile.name] / senders);
-    const deadlineS = ctx.timeoutS + 60;
     const procs = Array.from({ length: senders }, (_, id) => guest.spawn(senderScript({ host, port, dir, id, maxPackets, deadlineS, payloadBytes: PAYLOAD_BYTES })));
     const t0 = Date.now();
     return {
@@ -86,7 +96,11 @@ const udpFlood: Neighbour = {
         const counts = await readCounts(guest, dir);
         for (const p of procs) p.kill('SIGKILL');
         sink.proc.kill('SIGKILL');
-        await guest.killAll();
+        try {
+          await guest.killAll();
+        } finally {
+          watchdog.cancel();
+        }
         const seconds = (Date.now() - t0) / 1000;
         return {
           detail: {

@@ -22,6 +22,7 @@ test('udp flood: small packets, only at the address it is given, bounded in pack
   t.regex(send, /while \(\$n \+ \$failed < \$max\)/);
   t.regex(send, /last if \$t >= \$end/);
   // the only addresses in either script are the one given
-  const sink = sinkScript({ host: '10.1.2.3', port: 31000, dir: '/w/uf' });
+  const sink = sinkScript({ host: '10.1.2.3', port: 31000, dir: '/w/uf', deadlineS: 75 });
+  t.regex(sink, /alarm 75;/);
   for (const s of [send, sink]) t.deepEqual([...new Set(s.match(/\d+\.\d+\.\d+\.\d+/g))], ['10.1.2.3']);
 });

@@ -76,3 +76,13 @@ test('guests under TCG get a longer run timeout, unless --timeout was given', (t
   t.true(given.timeoutChosen);
   t.is(dflt.timeoutChosen, undefined);
 });
+
+test('--resume refuses options that would change the plan, naming them; --dry-run and --compare-to may go beside it', (t) => {
+  const err = t.throws(() => parse('--resume', 'results/x', '--profile', 'quick', '--reps', '9'), { instanceOf: UsageError });
+  t.regex(err!.message, /--resume continues results\/x with the configuration in its manifest; --profile, --reps would change that plan/);
+  t.throws(() => parse('--resume', 'results/x', '--out', 'elsewhere'), { message: /--out would change that plan/ });
+  const o = parse('--resume', 'results/x', '--dry-run', '--compare-to', 'baseline');
+  if (o === 'help') return t.fail();
+  t.is(o.resume, 'results/x');
+  t.true(o.dryRun);
+});
