@@ -239,7 +239,7 @@ test('our status lines are those of real YCSB 0.17.0 given its numbers (per-oper
     const m = s.match(/^(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+):(\d+)/)!;
     return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7]));
   };
-  t.is(formatStatusLine({ now: stamp(lines[5]!), elapsedMs: 0, operations: 0, currentOpsPerSec: 0, todo: 1000, blocks: [] }), lines[5]);
+  t.is(formatStatusLine({ now: stamp(lines[5]!), elapsedMs: 0, operations: 0, currentOpsPerSec: 0, todo: 1000, blocks: [] }), lines[5]!);
   const last = formatStatusLine({
     now: stamp(lines[6]!),
     elapsedMs: 235,
@@ -252,7 +252,7 @@ test('our status lines are those of real YCSB 0.17.0 given its numbers (per-oper
       { name: 'UPDATE', count: 521, maxUs: 934, minUs: 174, avgUs: 208.4721689059501, p90: 236, p99: 319, p999: 512, p9999: 934 },
     ],
   });
-  t.is(last, lines[6]);
+  t.is(last, lines[6]!);
   t.is(remainingText(16), '16 seconds ');
   t.is(remainingText(5), '5 second ');
   t.is(remainingText(125), '2 minutes ');
