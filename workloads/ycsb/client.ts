@@ -373,6 +373,27 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
     return b;
   };
 
+  // HMSET key field value, assembled from pieces encoded once: the key's part is the tail of its
+  // cached HGETALL command, each field's part is fixed; only the value is new each time
+  const HMSET_HEAD = Buffer.from('*4\r\n$5\r\nHMSET\r\n', 'latin1');
+  const HGETALL_HEAD = Buffer.byteLength('*2\r\n$7\r\nHGETALL\r\n');
+  const fieldParts = fields.map((f) => Buffer.from(`$${Buffer.byteLength(f)}\r\n${f}\r\n`, 'utf8'));
+  const valueHead = Buffer.from(`$${o.fieldlength}\r\n`, 'latin1');
+  const hmsetOf = (keynum: number, field: number): Buffer => {
+    const keyPart = hgetallOf(keynum).subarray(HGETALL_HEAD);
+    const fp = fieldParts[field]!;
+    const out = Buffer.allocUnsafe(HMSET_HEAD.length + keyPart.length + fp.length + valueHead.length + o.fieldlength + 2);
+    let p = HMSET_HEAD.copy(out, 0);
+    p += keyPart.copy(out, p);
+    p += fp.copy(out, p);
+    p += valueHead.copy(out, p);
+    const off = Math.floor(random() * (pool.length - o.fieldlength));
+    p += pool.copy(out, p, off, off + o.fieldlength);
+    out[p] = 13;
+    out[p + 1] = 10;
+    return out;
+  };
+
   // YCSB splits the operation count over threads; a target throughput is split the same way
   const perThread = (i: number) => Math.floor(total / share.threads) + (i < total % share.threads ? 1 : 0);
   const tickMs = share.target > 0 ? (1000 * share.threads) / share.target : 0;
@@ -452,7 +473,7 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
         } else if (op === 'UPDATE') {
           isRead = false;
           opStart = performance.now();
-          c.send(encodeCommand(['HMSET', keys.get(chooser!.keynum()), fields[chooser!.field()]!, value()]), false, onReply);
+          c.send(hmsetOf(chooser!.keynum(), chooser!.field()), false, onReply);
         } else {
           otherTransaction(c, op).then(after, failed);
         }
