@@ -102,3 +102,26 @@ test('fewer than 3 reference nights: the permutation test against the baseline, 
   t.true(c.rows.every((r) => r.test === 'permutation'));
   t.regex(c.notes.join(' '), /judged against one run: differences between nights \(drift of the host\) are not accounted for/);
 });
+
+test('compare <candidate> against an accepted baseline uses the nights in its history/', async (t) => {
+  const { acceptBaseline } = await import('../../analysis/baseline.ts');
+  const { compareDirs } = await import('../../analysis/compare-dirs.ts');
+  const { writeRun } = await import('../../analysis/synthetic.ts');
+  const { tempDir } = await import('../tmp.ts');
+  const { join } = await import('node:path');
+  const root = tempDir('virtbench-nights-');
+  const dirs: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const n = night(300 + i, 0.03, 0.01);
+    dirs.push(writeRun(join(root, 'runs', `n${i}`), { manifest: n.manifest, samples: n.samples }));
+  }
+  let base = '';
+  for (const [i, d] of dirs.slice(0, 4).entries()) base = (await acceptBaseline(d, { root: join(root, 'results'), now: new Date(Date.UTC(2025, 0, 1 + i)) })).dir;
+  const res = await compareDirs(base, dirs[4]!, { out: false });
+  t.is(res.exitCode, 0, res.report);
+  t.is(res.comparison!.referenceDirs.length, 4);
+  t.true(res.comparison!.rows.every((r) => r.test === 'between-night' && r.nights === 4));
+  t.regex(res.report, /against the spread of 4 reference nights' means \(Student t, 3 df\); alpha 0\.01 for the whole night \(Holm over 12 tests\)/);
+  const one = await compareDirs(base, dirs[4]!, { out: false, nights: 1 });
+  t.true(one.comparison!.rows.every((r) => r.test === 'permutation'));
+});

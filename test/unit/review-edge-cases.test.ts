@@ -128,6 +128,8 @@ test('5. an unknown "better" and non-numeric numeric fields are refused by every
     lines[0] = { ...lines[0], ...change };
     const c = resultDir(name, lines);
     await refused(t, 'compare', ['--no-write', b, c], c, re);
+    // every command reads samples through the same reader: the other three once, on `better`
+    if (name !== 'better') continue;
     await refused(t, 'figures', [c, '--out', join(tempDir('virtbench-edge-out-'), 'x')], c, re);
     await refused(t, 'export', [c, '--out', join(tempDir('virtbench-edge-out-'), 'x')], c, re);
     await refused(t, 'analyze', [c], c, re);
