@@ -20,13 +20,12 @@ args=(isolation --profile smoke --platforms baremetal --workloads kernel-compile
 # Caps every cgroup the harness creates under cpu/virtbench at 80% of one period per vCPU (the
 # smoke guests have 1 vCPU) while the night runs: the measured guest is slowed from outside.
 cap_loop() {
-  local root=/sys/fs/cgroup/cpu/${VIRTBENCH_CGROUP:-virtbench}
+  local root=/sys/fs/cgroup/cpu/${VIRTBENCH_CGROUP:-virtbench} f
   while :; do
-    for d in "$root"/*/; do
-      [ -f "$d/cpu.cfs_quota_us" ] || continue
-      [ "$(cat "$d/cpu.cfs_quota_us" 2>/dev/null)" = 80000 ] && continue
-      echo 100000 >"$d/cpu.cfs_period_us" 2>/dev/null
-      echo 80000 >"$d/cpu.cfs_quota_us" 2>/dev/null
+    for f in $(find "$root" -mindepth 2 -maxdepth 3 -name cpu.cfs_quota_us 2>/dev/null); do
+      [ "$(cat "$f" 2>/dev/null)" = 80000 ] && continue
+      echo 100000 >"${f%/*}/cpu.cfs_period_us" 2>/dev/null
+      echo 80000 >"$f" 2>/dev/null && echo "capped ${f%/*} at 80%" >&2
     done
     sleep 0.05
   done
