@@ -3,7 +3,8 @@
 // "_indices" sorted set scored by the key's Java hashCode for scans), latencies in HDR histograms,
 // output in YCSB's text format. "threads" are connections, each with one request in flight (no
 // pipelining). As Java YCSB's threads use every core, the connections are spread over worker
-// threads (one event loop each) so that one JavaScript thread never limits what Redis is asked.
+// threads (one event loop each, one per CPU but one) so that one JavaScript thread never limits
+// what Redis is asked.
 import { availableParallelism } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -166,7 +167,7 @@ export interface ClientIo {
   /** Status lines (stderr in the CLI). */
   status?: (line: string) => void;
   signal?: AbortSignal;
-  /** Client threads (event loops) to spread the connections over; default: one per host CPU, at most one per connection. */
+  /** Client threads (event loops) to spread the connections over; default: one per host CPU but one, at most one per connection. */
   workers?: number;
 }
 
@@ -216,7 +217,10 @@ export function splitShares(phase: 'load' | 'run', o: YcsbOptions, n: number): S
 }
 
 /** Event loops a phase may use: inserts of the run phase (workloads D, E) share one key sequence, so they stay on one. */
-export function workerCount(phase: 'load' | 'run', o: YcsbOptions, wanted = availableParallelism()): number {
+// One CPU is left to the server and the system: on a 2-core host two client threads beside
+// redis-server slowed the client down (three busy threads on two cores), and one event loop
+// carries 8 connections at redis-server's pace here.
+export function workerCount(phase: 'load' | 'run', o: YcsbOptions, wanted = Math.max(1, availableParallelism() - 1)): number {
   const w = CORE_WORKLOADS[o.workload];
   if (phase === 'run' && w && w.insert > 0) return 1;
   return Math.max(1, Math.min(wanted, o.threads));
