@@ -322,3 +322,39 @@ test('client threads: connections, operations and the load range split without g
   t.is(workerCount('load', resolveOptions({ workload: 'd', threads: 8 }), 2), 2);
   t.is(workerCount('run', resolveOptions({ workload: 'a', threads: 1 }), 2), 1);
 });
+
+// Against a private redis-server on loopback (skipped where there is none): a few seconds.
+test('a real phase: maxexecutiontime stops the load too; latencies are whole microseconds; status lines carry blocks', async (t) => {
+  const { execa } = await import('execa');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runPhase } = await import('../../workloads/ycsb/client.ts');
+  const { waitForRedis } = await import('../../workloads/ycsb/resp.ts');
+  const which = await execa('sh', ['-c', 'command -v redis-server'], { reject: false });
+  if (which.exitCode !== 0) {
+    t.pass('no redis-server here');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vb-ycsb-unit-'));
+  const port = 20000 + (process.pid % 20000);
+  const server = execa('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', ''], { reject: false });
+  try {
+    await waitForRedis('127.0.0.1', port, 10_000);
+    const started = Date.now();
+    const load = await runPhase('load', resolveOptions({ recordcount: 5_000_000, threads: 2, maxexecutiontime: 1 }), '127.0.0.1', port, { workers: 1 });
+    t.true(Date.now() - started < 8000, 'the load stopped at its time limit');
+    t.true(load.operationsDone > 0 && load.operationsDone < 5_000_000, `${load.operationsDone} inserts`);
+    const status: string[] = [];
+    const run = await runPhase('run', resolveOptions({ recordcount: load.operationsDone, operationcount: 2000, threads: 2 }), '127.0.0.1', port, { workers: 1, status: (l) => status.push(l) });
+    const out = parseYcsbOutput(run.text);
+    t.is(out.operations.READ!.operations + out.operations.UPDATE!.operations, 2000);
+    for (const op of ['READ', 'UPDATE']) t.true(Number.isInteger(out.operations[op]!.minUs) && Number.isInteger(out.operations[op]!.maxUs));
+    t.deepEqual(Object.keys(out.operations.CLEANUP!.returns), [], 'no Return= line for CLEANUP');
+    t.regex(status.at(-1)!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3} \d+ sec: 2000 operations; [\d.]+ current ops\/sec; \[READ: Count=\d+, Max=\d+, Min=\d+, Avg=[\d.]+, 90=\d+, 99=\d+, 99\.9=\d+, 99\.99=\d+\] \[UPDATE: /);
+  } finally {
+    server.kill('SIGTERM');
+    await server;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
