@@ -8,6 +8,7 @@
 // result directory that compare, figures and export read like any other.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { UsageError } from '../core/errors.ts';
 import { MANIFEST, SAMPLES, stamp } from '../core/results.ts';
 import { hostKey, loadRun, runHost, type LoadOptions } from './resultdir.ts';
@@ -97,7 +98,7 @@ export async function acceptBaseline(source: string, opts: LoadOptions & { root?
 
   let toleranceCreated = false;
   if (!existsSync(join(dir, TOLERANCE_FILE))) {
-    writeFileSync(join(dir, TOLERANCE_FILE), toleranceTemplate(namesOf(run).metrics));
+    writeFileAtomic(join(dir, TOLERANCE_FILE), toleranceTemplate(namesOf(run).metrics));
     toleranceCreated = true;
   }
   return replaced ? { dir, info, replaced, toleranceCreated } : { dir, info, toleranceCreated };

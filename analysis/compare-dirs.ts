@@ -1,12 +1,15 @@
-// compareDirs: load a baseline and a candidate result directory, read the tolerance file beside the
-// baseline, compare, write compare.csv and compare.md (into the candidate directory by default) and
-// return the exit code and the terminal report. Used by `npm run compare` and by the suite runner's
-// --compare-to baseline.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// compareDirs: load a baseline and a candidate result directory (and the accepted nights before the
+// baseline: an accepted baseline's history/, or directories given), read the tolerance file beside
+// the baseline, compare, write compare.csv and compare.md (into the candidate directory by default)
+// and return the exit code and the terminal report. Used by `npm run compare` and by the suite
+// runner's --compare-to baseline.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { MANIFEST } from '../core/results.ts';
 import { UsageError } from '../core/errors.ts';
-import { COMPARE_COLUMNS, compareRecords, compareRuns, formatMarkdown, formatTerminal, namesOf, type Comparison } from './compare.ts';
+import { COMPARE_COLUMNS, DEFAULT_NIGHTS, compareRecords, compareRuns, formatMarkdown, formatTerminal, namesOf, type Comparison } from './compare.ts';
 import type { Sample } from '../core/types.ts';
 import { loadRun, type LoadOptions, type LoadedRun } from './resultdir.ts';
 import { TOLERANCE_FILE, readTolerance } from './tolerance.ts';
@@ -28,6 +31,26 @@ export interface CompareDirsOptions extends LoadOptions {
    * baseline (which may be the same directory): how much a neighbour slows the workload.
    */
   vsReference?: boolean;
+  /**
+   * Earlier reference nights, newest first. Default: when the baseline is an accepted baseline, the
+   * nights in its history/ (newest first); otherwise none.
+   */
+  history?: string[];
+  /** Reference nights at most, the baseline included (default DEFAULT_NIGHTS). */
+  nights?: number;
+  /** Family-wise control over the night's tests (default 'holm'); 'none' judges each test alone. */
+  family?: 'holm' | 'none';
+}
+
+/** The nights an accepted baseline replaced (history/<stamp>/), newest first. */
+export function baselineHistory(baselineDir: string): string[] {
+  const h = join(baselineDir, 'history');
+  if (!existsSync(h)) return [];
+  return readdirSync(h)
+    .filter((d) => existsSync(join(h, d, MANIFEST)))
+    .sort()
+    .reverse()
+    .map((d) => join(h, d));
 }
 
 /**
@@ -70,13 +93,16 @@ export async function compareDirs(baseline: string, candidate: string, opts: Com
   try {
     let base = await loadRun(baseline, { allowPartial: false });
     let cand = await loadRun(candidate, opts);
+    const maxNights = opts.nights ?? DEFAULT_NIGHTS;
+    const historyDirs = (opts.history ?? (opts.vsReference ? [] : baselineHistory(base.dir))).slice(0, Math.max(0, maxNights - 1));
+    const history = await Promise.all(historyDirs.map((d) => loadRun(d, { allowPartial: false })));
     if (opts.vsReference) [base, cand] = againstReference(base, cand);
-    const names = namesOf(base, cand);
+    const names = namesOf(base, cand, ...history);
     const tolFile = opts.tolerance ?? join(base.dir, TOLERANCE_FILE);
     const tolerance = readTolerance(tolFile, names, opts.tolerance !== undefined);
     if (opts.alpha !== undefined) tolerance.alpha = opts.alpha;
     if (opts.threshold !== undefined) tolerance.threshold = opts.threshold;
-    const comparison = compareRuns(base, cand, { tolerance, seed: opts.seed ?? 1, allowOtherHost: opts.allowOtherHost });
+    const comparison = compareRuns(base, cand, { tolerance, seed: opts.seed ?? 1, allowOtherHost: opts.allowOtherHost, history, nights: maxNights, family: opts.family });
     if (opts.vsReference) comparison.notes.unshift(`--vs-reference: the baseline side of each row is the no-neighbour reference cell of ${base.dir}; the rows are the candidate's neighbour cells`);
     const report = formatTerminal(comparison);
     const markdown = formatMarkdown(comparison);
@@ -85,9 +111,9 @@ export async function compareDirs(baseline: string, candidate: string, opts: Com
       const out = resolve(opts.out ?? cand.dir);
       mkdirSync(out, { recursive: true });
       const csv = join(out, COMPARE_CSV);
-      writeFileSync(csv, stringify(compareRecords(comparison), { header: true, columns: [...COMPARE_COLUMNS] }));
+      writeFileAtomic(csv, stringify(compareRecords(comparison), { header: true, columns: [...COMPARE_COLUMNS] }));
       const mdFile = join(out, COMPARE_MD);
-      writeFileSync(mdFile, markdown);
+      writeFileAtomic(mdFile, markdown);
       files.push(csv, mdFile);
     }
     return { exitCode: comparison.exitCode, report, markdown, comparison, files };

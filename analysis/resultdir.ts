@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.ts';
 import { MANIFEST, SAMPLES, readManifest, type Manifest } from '../core/results.ts';
 import { runKey } from '../core/matrix.ts';
 import type { Sample } from '../core/types.ts';
-import { readSamplesJsonl } from './summary.ts';
+import { readSamplesJsonl } from './samples.ts';
 
 export interface LoadOptions {
   /**
@@ -36,6 +36,7 @@ export interface LoadedRun {
  * Read and check a result directory. Throws UsageError when `dir` is not a result directory, when
  * its manifest is not a virtbench manifest, when a line of samples.jsonl is corrupt, and (unless
  * allowPartial) when the run was interrupted: a cut-off last line, or fewer runs than planned.
+ * A run with no measured sample (an empty file, warm-ups only) is refused in every case.
  */
 export async function loadRun(dir: string, opts: LoadOptions = {}): Promise<LoadedRun> {
   const abs = resolve(dir);
@@ -50,13 +51,8 @@ export async function loadRun(dir: string, opts: LoadOptions = {}): Promise<Load
 
   const sfile = join(abs, SAMPLES);
   if (!existsSync(sfile)) throw new UsageError(`${dir} is not a complete result directory: no ${SAMPLES} (the run recorded nothing)`);
-  let read;
-  try {
-    read = await readSamplesJsonl(sfile);
-  } catch (err) {
-    // readSamplesJsonl names the file and line of a corrupt or non-sample line
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
+  // names the file and line of a corrupt or non-sample line (UsageError)
+  const read = await readSamplesJsonl(sfile);
   const notes: string[] = [];
   if (read.ignoredLastLine !== undefined) {
     const msg = `${sfile}:${read.ignoredLastLine}: incomplete last line: the run was interrupted`;
@@ -81,7 +77,8 @@ export async function loadRun(dir: string, opts: LoadOptions = {}): Promise<Load
     notes.push(msg);
   }
   const measured = samples.filter((s) => !s.warmup);
-  if (measured.length === 0 && !opts.allowPartial) throw new UsageError(`${sfile}: no measured samples (only warm-ups or nothing)`);
+  // even an interrupted run must have measured something to be analyzed
+  if (measured.length === 0) throw new UsageError(`${sfile}: no measured samples (only warm-ups or nothing)`);
   return { dir: abs, manifest, samples, measured, runsRecorded: runs.size, notes };
 }
 

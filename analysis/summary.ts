@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../core/atomic.ts';
 import type { Sample } from '../core/types.ts';
-import { describe, ratioCI } from './stats.ts';
+import { readSamplesJsonl } from './samples.ts';
+import { describe, ratioCI, tQuantile } from './stats.ts';
 
 /** One line of summary.csv. Numbers that are not defined (n < 2, no reference...) are NaN. */
 export interface SummaryRow {
@@ -183,6 +184,9 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   const d = describe(okValues(group));
   if (d.n === 0) notes.push('no ok samples');
   else if (d.n === 1) notes.push('n=1: no sd or confidence interval');
+  // a DNF has no value: the statistics describe only the runs that finished, which is a selection
+  const dnfs = group.samples.filter((s) => s.status === 'dnf').length;
+  if (dnfs > 0 && d.n > 0) notes.push(`statistics over the ${d.n} runs that finished (${dnfs} of ${group.samples.length} DNF): conditional on finishing`);
 
   const accel = accelSet(group.samples);
   if (accel.includes('+')) notes.push(`cell mixes accel ${accel}`);
@@ -194,7 +198,7 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
 
   const refId = group.samples.find((s) => s.reference !== undefined && s.reference !== '')?.reference;
   const reference = refId !== undefined && refId !== group.cell ? refId : '';
-  let ratio = { ratio: NaN, low: NaN, high: NaN, g: NaN };
+  let ratio = { ratio: NaN, low: NaN, high: NaN, g: NaN, df: NaN };
   if (reference !== '') {
     const ref = groups.get(reference)?.get(group.metric);
     if (!ref) {
@@ -208,7 +212,7 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
       if (mine !== theirs) notes.push(`ratio compares ${mine} with ${theirs}`);
       if (Number.isNaN(ratio.ratio)) notes.push('reference mean is 0: no ratio');
       else if (group.ok.length < 2 || ref.ok.length < 2) notes.push('ratio CI needs at least 2 ok samples in both cells');
-      else if (Number.isNaN(ratio.low)) notes.push('ratio CI unbounded: reference mean not significantly different from 0');
+      else if (Number.isNaN(ratio.low)) notes.push(unboundedRatioNote(okValues(group), okValues(ref), ratio.df));
     }
   }
 
@@ -248,6 +252,19 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   };
 }
 
+/**
+ * Why Fieller's interval of mean(cell)/mean(reference) has no bounds, in words: the note must name the
+ * real cause, which is the reference mean only when the reference alone cannot tell its mean from 0.
+ */
+function unboundedRatioNote(cell: readonly number[], ref: readonly number[], df: number): string {
+  if (cell.every((x) => x === 0)) return "ratio CI not estimable: this cell's values are all 0 (no spread to build an interval from)";
+  const r = describe(ref);
+  const tRef = tQuantile(0.975, r.n - 1);
+  const refDistinctFrom0 = Math.abs(r.mean) > (tRef * r.sd) / Math.sqrt(r.n);
+  if (!refDistinctFrom0) return 'ratio CI unbounded: reference mean not significantly different from 0';
+  return `ratio CI unbounded: only ${Number.isFinite(df) ? df.toFixed(1) : 'few'} degrees of freedom (Welch-Satterthwaite, n=${cell.length} in this cell, ${ref.length} in the reference): add repetitions`;
+}
+
 /** A number with up to 6 significant digits and no trailing zeros; NaN, ±Infinity and undefined as ''. */
 export function formatNumber(x: number | undefined): string {
   if (x === undefined || !Number.isFinite(x)) return '';
@@ -265,61 +282,8 @@ export function summaryCsv(rows: readonly SummaryRow[]): string {
   return stringify(records, { header: true, columns: [...SUMMARY_COLUMNS] });
 }
 
-export interface ReadSamplesResult {
-  samples: Sample[];
-  /** 1-based number of a last line that did not parse and was ignored (a run cut off mid-write). */
-  ignoredLastLine?: number;
-}
-
-const STATUSES = new Set(['ok', 'dnf', 'error']);
-const STRING_FIELDS = ['suite', 'cell', 'platform', 'workload', 'metric', 'unit', 'accel'] as const;
-
-/** Why a parsed line is not a Sample, or undefined when it is one (checks what the summary relies on). */
-function sampleProblem(x: unknown): string | undefined {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
-  const o = x as Record<string, unknown>;
-  for (const f of STRING_FIELDS) {
-    if (typeof o[f] !== 'string') return `field "${f}" is not a string`;
-  }
-  if (typeof o.warmup !== 'boolean') return 'field "warmup" is not a boolean';
-  if (typeof o.status !== 'string' || !STATUSES.has(o.status)) return `field "status" is ${JSON.stringify(o.status)}, not ok|dnf|error`;
-  if (o.value !== null && typeof o.value !== 'number') return 'field "value" is neither a number nor null';
-  if (o.status === 'ok' && typeof o.value !== 'number') return "status is 'ok' but value is not a number";
-  if (o.reference !== undefined && typeof o.reference !== 'string') return 'field "reference" is not a string';
-  return undefined;
-}
-
-/**
- * Read a samples.jsonl. Blank lines are skipped. A last line that is not valid JSON is taken for a
- * write cut off by a crash and ignored (reported in ignoredLastLine); any other line that is not
- * valid JSON, or not a Sample, throws an error naming the file and line.
- */
-export async function readSamplesJsonl(file: string): Promise<ReadSamplesResult> {
-  const text = await readFile(file, 'utf8');
-  const lines = text.split('\n');
-  let last = lines.length - 1;
-  while (last >= 0 && lines[last]!.trim() === '') last--;
-  const samples: Sample[] = [];
-  let ignoredLastLine: number | undefined;
-  for (let i = 0; i <= last; i++) {
-    const line = lines[i]!;
-    if (line.trim() === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch (err) {
-      if (i === last) {
-        ignoredLastLine = i + 1;
-        break;
-      }
-      throw new Error(`${file}:${i + 1}: corrupt line, not valid JSON (${(err as Error).message})`);
-    }
-    const problem = sampleProblem(parsed);
-    if (problem) throw new Error(`${file}:${i + 1}: not a sample: ${problem}`);
-    samples.push(parsed as Sample);
-  }
-  return ignoredLastLine === undefined ? { samples } : { samples, ignoredLastLine };
-}
+// The reader lives in samples.ts (one validating reader for every command); re-exported for callers.
+export { readSamplesJsonl, type ReadSamplesResult } from './samples.ts';
 
 export interface WriteSummaryResult {
   /** Path of the summary.csv written. */

@@ -4,7 +4,7 @@
 // by file and line:
 //
 //   # comment (also after a setting)
-//   alpha 0.01                      significance level of the permutation test, in (0, 0.5]
+//   alpha 0.01                      significance level of the whole comparison (Holm over its tests), in (0, 0.5]
 //   threshold 5%                    default noise threshold: relative changes up to it never fail
 //   threshold wall_s 8%             threshold of one metric
 //   ignore latency_ms               a metric that is reported but never judged
@@ -152,7 +152,7 @@ export function toleranceTemplate(metrics: readonly string[]): string {
     '# virtbench tolerance file: how compare judges a candidate run against this baseline.',
     '# One setting per line; "#" starts a comment. Names are checked against the runs compared.',
     '#',
-    `#   alpha 0.01                 significance level of the permutation test (default ${DEFAULT_ALPHA})`,
+    `#   alpha 0.01                 significance level of the whole comparison, Holm over its tests (default ${DEFAULT_ALPHA})`,
     `#   threshold 5%               noise threshold: a relative change up to it never fails (default ${DEFAULT_THRESHOLD * 100}%)`,
     '#   threshold <metric> 8%      threshold of one metric',
     '#   ignore <metric>            report the metric but never judge it',

@@ -1,23 +1,19 @@
 // npm run analyze <results dir>: (re)writes summary.csv from samples.jsonl.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// The directory is checked like every analysis command checks it (manifest, every sample line,
+// something measured) before summary.csv is touched: bad input is one line, exit 2, nothing written.
+import { UsageError } from '../core/errors.ts';
+import { cliMain } from '../analysis/cli-support.ts';
+import { loadRun } from '../analysis/resultdir.ts';
 import { writeSummaryCsv } from '../analysis/summary.ts';
-import { MANIFEST, SAMPLES } from '../core/results.ts';
+import { SAMPLES } from '../core/results.ts';
 
-const dir = process.argv[2];
-if (!dir || process.argv.length > 3) {
-  process.stderr.write('usage: npm run analyze <results dir>\n');
-  process.exit(2);
-}
-if (!existsSync(join(dir, MANIFEST)) || !existsSync(join(dir, SAMPLES))) {
-  process.stderr.write(`virtbench: ${dir} is not a result directory (needs ${MANIFEST} and ${SAMPLES})\n`);
-  process.exit(2);
-}
-try {
-  const { path, rows, ignoredLastLine } = await writeSummaryCsv(dir);
+await cliMain(async () => {
+  const args = process.argv.slice(2);
+  if (args.length !== 1 || args[0] === '') throw new UsageError('usage: npm run analyze <results dir>');
+  // an interrupted run can be summarized (its cut-off last line is ignored and said)
+  const run = await loadRun(args[0]!, { allowPartial: true });
+  const { path, rows, ignoredLastLine } = await writeSummaryCsv(run.dir);
   if (ignoredLastLine) process.stderr.write(`note: ignored an incomplete last line (${ignoredLastLine}) of ${SAMPLES}: an interrupted run\n`);
   process.stdout.write(`${path}: ${rows.length} rows\n`);
-} catch (err) {
-  process.stderr.write(`virtbench: ${(err as Error).message}\n`);
-  process.exit(2);
-}
+  return 0;
+});

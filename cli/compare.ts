@@ -1,4 +1,5 @@
 // npm run compare [--] [options] <baseline dir> <candidate dir>
+// npm run compare [--] [options] <baseline dir> <earlier night>... <candidate dir>
 // npm run compare [--] [options] <candidate dir>          (against the accepted baseline of its suite and host)
 // Exit: 0 nothing regressed, 1 a regression, 2 bad input (one line says why), 3 internal error.
 import { UsageError } from '../core/errors.ts';
@@ -8,11 +9,16 @@ import { compareDirs } from '../analysis/compare-dirs.ts';
 import { loadRun, runHost } from '../analysis/resultdir.ts';
 
 const USAGE = `usage: npm run compare [--] [options] <baseline dir> <candidate dir>
+       npm run compare [--] [options] <baseline dir> <earlier night>... <candidate dir>
        npm run compare [--] [options] <candidate dir>     (baseline: the accepted one of its suite and host)
 
-Compares every cell and metric the two result directories share: change in percent with a 95% CI,
-a permutation test, and a verdict. A regression needs p < alpha, a change beyond the metric's noise
-threshold and the metric's bad direction; a new DNF is always a regression.
+Compares every cell and metric the candidate shares with the baseline: change in percent with a 95%
+interval, a p-value and a verdict. With 3 or more reference nights (an accepted baseline and its
+history/, or earlier nights given), tonight's mean is judged against the spread of the nights'
+means, so drift between nights is noise; with one baseline run, by a permutation test (no drift
+accounted for). A regression needs a Holm-adjusted p < alpha (alpha bounds the chance of any false
+regression in the whole comparison), a change beyond the metric's noise threshold and the metric's
+bad direction; a new DNF is always a regression.
 Writes compare.csv and compare.md into the candidate directory (or --out).
 
 options:
@@ -20,6 +26,8 @@ options:
   --alpha P            significance level (default 0.01, or the tolerance file's)
   --threshold PCT      default noise threshold, e.g. 5% (default 5%, or the tolerance file's)
   --seed N             seed of the permutation resampler (default 1)
+  --nights K           reference nights at most, the baseline included (default 7)
+  --per-test           alpha per test instead of per comparison (no Holm): more false alarms
   --out DIR            where compare.csv and compare.md go (default: the candidate directory)
   --no-write           write no files
   --markdown           print the Markdown report instead of the table
@@ -37,6 +45,8 @@ await cliMain(async () => {
     alpha: { type: 'string' },
     threshold: { type: 'string' },
     seed: { type: 'string' },
+    nights: { type: 'string' },
+    'per-test': { type: 'boolean' },
     out: { type: 'string' },
     'no-write': { type: 'boolean' },
     markdown: { type: 'boolean' },
@@ -50,11 +60,14 @@ await cliMain(async () => {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (positionals.length < 1 || positionals.length > 2) throw new UsageError(`expected <baseline dir> <candidate dir> or <candidate dir>, got ${positionals.length} argument(s) (see --help)`);
+  if (positionals.length < 1) throw new UsageError(`expected <baseline dir> <candidate dir> or <candidate dir>, got ${positionals.length} argument(s) (see --help)`);
   let baseline: string;
   let candidate: string;
-  if (positionals.length === 2) {
-    [baseline, candidate] = positionals as [string, string];
+  let history: string[] | undefined;
+  if (positionals.length >= 2) {
+    baseline = positionals[0]!;
+    candidate = positionals[positionals.length - 1]!;
+    if (positionals.length > 2) history = positionals.slice(1, -1);
   } else {
     candidate = positionals[0]!;
     const run = await loadRun(candidate, { allowPartial: v['allow-partial'] });
@@ -65,6 +78,9 @@ await cliMain(async () => {
     alpha: numberArg('alpha', v.alpha, 1e-6, 0.5),
     threshold: percentArg('threshold', v.threshold),
     seed: intArg('seed', v.seed, 0, 2 ** 32 - 1),
+    nights: intArg('nights', v.nights, 1, 1000),
+    family: v['per-test'] ? 'none' : 'holm',
+    ...(history ? { history } : {}),
     out: v['no-write'] ? false : v.out,
     allowPartial: v['allow-partial'],
     allowOtherHost: v['allow-other-host'],

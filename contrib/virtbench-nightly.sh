@@ -13,6 +13,9 @@
 #   VIRTBENCH_RESULTS    results root (default $VIRTBENCH_DIR/results)
 #   VIRTBENCH_KEEP       runs of this suite to keep (default 14; accepted baselines are copies and never pruned)
 #   VIRTBENCH_LOCK_WAIT  minutes to wait for another harness run to finish (default 120)
+#   VIRTBENCH_ACCEPT     1 (default): a night with no regression and no failed run becomes the accepted
+#                        baseline (the one it replaces goes to history/), so that the next night is
+#                        judged against the spread of the last nights; 0: baselines only by hand
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,7 @@ reps=${VIRTBENCH_REPS:-5}
 results=${VIRTBENCH_RESULTS:-$dir/results}
 keep=${VIRTBENCH_KEEP:-14}
 lock_wait=${VIRTBENCH_LOCK_WAIT:-120}
+accept=${VIRTBENCH_ACCEPT:-1}
 read -r -a extra <<<"${VIRTBENCH_ARGS:-}"
 nightly="$results/nightly"
 mkdir -p "$nightly"
@@ -83,6 +87,16 @@ if [ "$keep" -ge 1 ]; then
     say "pruning $results/$suite/$old"
     rm -rf -- "${results:?}/$suite/$old"
   done
+fi
+
+# 5. A clean night joins the reference nights: the verdict judges tonight against the last 7 accepted
+#    nights (their spread is the host's night-to-night drift); a night that failed never does.
+if [ "$accept" = 1 ] && [ "$cmp_rc" -eq 0 ] && [ "$suite_rc" -eq 0 ]; then
+  if npm run -s baseline -- accept "$run_dir" --results "$results" --note "nightly, no regression" >/dev/null; then
+    say "accepted $run_dir as the baseline (the previous one is in history/)"
+  else
+    say "could not accept $run_dir as the baseline"
+  fi
 fi
 
 if [ "$cmp_rc" -ne 0 ]; then exit "$cmp_rc"; fi

@@ -17,7 +17,7 @@ import {
   u64ToString,
   zeta,
 } from '../../workloads/ycsb/generators.ts';
-import { formatYcsbOutput, javaDouble, parseYcsbOutput, percentileName } from '../../workloads/ycsb/output.ts';
+import { decimal2, formatStatusLine, formatYcsbOutput, javaDouble, parseYcsbOutput, percentileName, remainingText } from '../../workloads/ycsb/output.ts';
 import { RedisReplyError, encodeCommand, parseReply, skipReply } from '../../workloads/ycsb/resp.ts';
 import { parseRedisBenchmarkCsv } from '../../workloads/ycsb/bench.ts';
 
@@ -211,48 +211,80 @@ test('Java number and percentile text as YCSB prints them', (t) => {
   t.is(percentileName(12), '12th');
 });
 
-test('our output is line for line the Java text exporter format', (t) => {
+const REAL = 'ycsb-0.17.0-go-redis-server-workloada-run.txt';
+
+test('our measurement lines are line for line those of real YCSB 0.17.0 output given its numbers', (t) => {
   const text = formatYcsbOutput({
-    runtimeMs: 24187,
-    operationsDone: 1_000_000,
-    gc: { count: 3, timeMs: 187 },
+    runtimeMs: 235,
+    operationsDone: 1000,
+    gc: { count: 0, timeMs: 0 },
     ops: [
-      { name: 'READ', operations: 500118, averageUs: 373.5104615310786, minUs: 101, maxUs: 21359, percentiles: [[95, 669], [99, 1087]], returns: [['OK', 500118]] },
-      { name: 'CLEANUP', operations: 16, averageUs: 77.8125, minUs: 1, maxUs: 1221, percentiles: [[95, 1221], [99, 1221]], returns: [['OK', 16]] },
-      { name: 'UPDATE', operations: 499882, averageUs: 384.7296578872614, minUs: 109, maxUs: 20735, percentiles: [[95, 683], [99, 1111]], returns: [['OK', 499882]] },
+      { name: 'READ', operations: 479, averageUs: 146.53653444676408, minUs: 83, maxUs: 13207, percentiles: [[95, 173], [99, 298]], returns: [['OK', 479]] },
+      // YCSB prints no Return= line for CLEANUP
+      { name: 'CLEANUP', operations: 1, averageUs: 688, minUs: 688, maxUs: 688, percentiles: [[95, 688], [99, 688]], returns: [] },
+      { name: 'UPDATE', operations: 521, averageUs: 208.4721689059501, minUs: 174, maxUs: 934, percentiles: [[95, 252], [99, 319]], returns: [['OK', 521]] },
     ],
   });
   // the Java client's measurement lines, minus its per-collector GC lines (a JVM detail)
-  const java = fixture('java-ycsb-0.17.0-redis-workloada-run.txt')
+  const java = fixture(REAL)
     .split('\n')
     .filter((l) => l.startsWith('[') && !/^\[TOTAL_GC(S|_TIME|_TIME_%)_G1/.test(l))
     .join('\n');
   t.is(text.trimEnd(), java);
 });
 
+test('our status lines are those of real YCSB 0.17.0 given its numbers (per-operation interval blocks)', (t) => {
+  const lines = fixture(REAL).split('\n');
+  const stamp = (s: string) => {
+    const m = s.match(/^(\d+)-(\d+)-(\d+) (\d+):(\d+):(\d+):(\d+)/)!;
+    return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7]));
+  };
+  t.is(formatStatusLine({ now: stamp(lines[5]!), elapsedMs: 0, operations: 0, currentOpsPerSec: 0, todo: 1000, blocks: [] }), lines[5]!);
+  const last = formatStatusLine({
+    now: stamp(lines[6]!),
+    elapsedMs: 235,
+    operations: 1000,
+    currentOpsPerSec: 4255.31914893617,
+    todo: 0,
+    blocks: [
+      { name: 'READ', count: 479, maxUs: 13207, minUs: 83, avgUs: 146.53653444676408, p90: 153, p99: 298, p999: 13207, p9999: 13207 },
+      { name: 'CLEANUP', count: 1, maxUs: 688, minUs: 688, avgUs: 688, p90: 688, p99: 688, p999: 688, p9999: 688 },
+      { name: 'UPDATE', count: 521, maxUs: 934, minUs: 174, avgUs: 208.4721689059501, p90: 236, p99: 319, p999: 512, p9999: 934 },
+    ],
+  });
+  t.is(last, lines[6]!);
+  t.is(remainingText(16), '16 seconds ');
+  t.is(remainingText(5), '5 second ');
+  t.is(remainingText(125), '2 minutes ');
+  t.is(remainingText(3 * 86400 + 7200 + 60), '3 days 2 hours ');
+  t.is(decimal2(382.549), '382.55');
+  t.is(decimal2(688), '688');
+});
+
 test('one parser reads real Java YCSB output (status lines and all) and ours', (t) => {
-  const java = parseYcsbOutput(fixture('java-ycsb-0.17.0-redis-workloada-run.txt'));
-  t.is(java.runtimeMs, 24187);
-  t.is(java.throughput, 41344.523917807084);
+  const java = parseYcsbOutput(fixture(REAL));
+  t.is(java.runtimeMs, 235);
+  t.is(java.throughput, 4255.31914893617);
   t.deepEqual(Object.keys(java.operations).sort(), ['CLEANUP', 'READ', 'UPDATE']);
   t.deepEqual(java.operations.READ, {
-    operations: 500118,
-    averageUs: 373.5104615310786,
-    minUs: 101,
-    maxUs: 21359,
-    percentilesUs: { '95': 669, '99': 1087 },
-    returns: { OK: 500118 },
+    operations: 479,
+    averageUs: 146.53653444676408,
+    minUs: 83,
+    maxUs: 13207,
+    percentilesUs: { '95': 173, '99': 298 },
+    returns: { OK: 479 },
   });
-  t.is(java.other['TOTAL_GCS_G1_Young_Generation']?.['Count'], 3);
+  t.deepEqual(java.operations.CLEANUP!.returns, {});
+  t.is(java.other['TOTAL_GCS_G1_Young_Generation']?.['Count'], 0);
   const m = ycsbMetrics(java, 'a');
   t.deepEqual(m.map((x) => [x.metric, x.value]), [
-    ['throughput', 41344.523917807084],
-    ['read-latency-avg', 373.5104615310786],
-    ['read-latency-p95', 669],
-    ['read-latency-p99', 1087],
-    ['update-latency-avg', 384.7296578872614],
-    ['update-latency-p95', 683],
-    ['update-latency-p99', 1111],
+    ['throughput', 4255.31914893617],
+    ['read-latency-avg', 146.53653444676408],
+    ['read-latency-p95', 173],
+    ['read-latency-p99', 298],
+    ['update-latency-avg', 208.4721689059501],
+    ['update-latency-p95', 252],
+    ['update-latency-p99', 319],
   ]);
 
   const ours = parseYcsbOutput(fixture('virtbench-client-workloada-run.txt'));
@@ -289,4 +321,40 @@ test('client threads: connections, operations and the load range split without g
   t.is(workerCount('run', resolveOptions({ workload: 'd', threads: 8 }), 2), 1);
   t.is(workerCount('load', resolveOptions({ workload: 'd', threads: 8 }), 2), 2);
   t.is(workerCount('run', resolveOptions({ workload: 'a', threads: 1 }), 2), 1);
+});
+
+// Against a private redis-server on loopback (skipped where there is none): a few seconds.
+test('a real phase: maxexecutiontime stops the load too; latencies are whole microseconds; status lines carry blocks', async (t) => {
+  const { execa } = await import('execa');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runPhase } = await import('../../workloads/ycsb/client.ts');
+  const { waitForRedis } = await import('../../workloads/ycsb/resp.ts');
+  const which = await execa('sh', ['-c', 'command -v redis-server'], { reject: false });
+  if (which.exitCode !== 0) {
+    t.pass('no redis-server here');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vb-ycsb-unit-'));
+  const port = 20000 + (process.pid % 20000);
+  const server = execa('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', ''], { reject: false });
+  try {
+    await waitForRedis('127.0.0.1', port, 10_000);
+    const started = Date.now();
+    const load = await runPhase('load', resolveOptions({ recordcount: 5_000_000, threads: 2, maxexecutiontime: 1 }), '127.0.0.1', port, { workers: 1 });
+    t.true(Date.now() - started < 8000, 'the load stopped at its time limit');
+    t.true(load.operationsDone > 0 && load.operationsDone < 5_000_000, `${load.operationsDone} inserts`);
+    const status: string[] = [];
+    const run = await runPhase('run', resolveOptions({ recordcount: load.operationsDone, operationcount: 2000, threads: 2 }), '127.0.0.1', port, { workers: 1, status: (l) => status.push(l) });
+    const out = parseYcsbOutput(run.text);
+    t.is(out.operations.READ!.operations + out.operations.UPDATE!.operations, 2000);
+    for (const op of ['READ', 'UPDATE']) t.true(Number.isInteger(out.operations[op]!.minUs) && Number.isInteger(out.operations[op]!.maxUs));
+    t.deepEqual(Object.keys(out.operations.CLEANUP!.returns), [], 'no Return= line for CLEANUP');
+    t.regex(status.at(-1)!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d:\d{3} \d+ sec: 2000 operations; [\d.]+ current ops\/sec; \[READ: Count=\d+, Max=\d+, Min=\d+, Avg=[\d.]+, 90=\d+, 99=\d+, 99\.9=\d+, 99\.99=\d+\] \[UPDATE: /);
+  } finally {
+    server.kill('SIGTERM');
+    await server;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

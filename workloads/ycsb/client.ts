@@ -3,40 +3,88 @@
 // "_indices" sorted set scored by the key's Java hashCode for scans), latencies in HDR histograms,
 // output in YCSB's text format. "threads" are connections, each with one request in flight (no
 // pipelining). As Java YCSB's threads use every core, the connections are spread over worker
-// threads (one event loop each) so that one JavaScript thread never limits what Redis is asked.
+// threads (one event loop each, one per CPU but one) so that one JavaScript thread never limits
+// what Redis is asked.
 import { availableParallelism } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { CORE_WORKLOADS, KeyNames, RunChooser, fieldNames, validateOptions, type Operation, type YcsbOptions } from './core-workload.ts';
 import { javaStringHash, seededRandom, type Random } from './generators.ts';
-import { formatYcsbOutput, type OperationReport } from './output.ts';
+import { formatStatusLine, formatYcsbOutput, type IntervalBlock, type OperationReport } from './output.ts';
 import { RedisReplyError, RespConnection, encodeCommand, type Reply } from './resp.ts';
 
 export const INDEX_KEY = '_indices';
 const PERCENTILES = [95, 99];
 
+const hist = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+
+/**
+ * One operation's latencies. Values go into the interval histogram (what a status line reports)
+ * and are folded into the total at each status snapshot: one histogram write per operation.
+ * Latencies are whole microseconds truncated, as YCSB divides its nanosecond timer by 1000.
+ */
 class Measurement {
-  readonly hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  readonly total = hist();
+  readonly interval = hist();
   min = Infinity;
+  intervalMin = Infinity;
+  /** Operations with status OK (counted apart from `returns`: the hot path does no map update). */
+  ok = 0;
   readonly returns = new Map<string, number>();
-  record(us: number, status: string): void {
-    const v = Math.max(0, Math.round(us));
-    this.hist.recordValue(v);
-    if (v < this.min) this.min = v;
-    this.returns.set(status, (this.returns.get(status) ?? 0) + 1);
+  /** YCSB reports Return= lines for operations, not for CLEANUP. */
+  constructor(readonly reportsReturns = true) {}
+  recordOk(us: number): void {
+    const v = us > 0 ? Math.floor(us) : 0;
+    this.interval.recordValue(v);
+    if (v < this.intervalMin) this.intervalMin = v;
+    this.ok++;
   }
-  /** Plain data for another thread; merged back with `absorb`. */
+  record(us: number, status: string): void {
+    if (status === 'OK') return this.recordOk(us);
+    const v = us > 0 ? Math.floor(us) : 0;
+    this.interval.recordValue(v);
+    if (v < this.intervalMin) this.intervalMin = v;
+    this.countStatus(status);
+  }
+  countStatus(status: string): void {
+    if (status === 'OK') this.ok++;
+    else this.returns.set(status, (this.returns.get(status) ?? 0) + 1);
+  }
+  /** The interval since the last snapshot (plain data), folded into the total; undefined when empty. */
+  takeInterval(): ExportedInterval | undefined {
+    const h = this.interval;
+    if (h.totalCount === 0) return undefined;
+    const out = { histogram: hdr.encodeIntoCompressedBase64(h), min: this.intervalMin };
+    this.total.add(h);
+    if (this.intervalMin < this.min) this.min = this.intervalMin;
+    h.reset();
+    this.intervalMin = Infinity;
+    return out;
+  }
+  /** Plain data for another thread (the interval folded in first); merged back with `absorb`. */
   export(): ExportedMeasurement {
-    return { histogram: hdr.encodeIntoCompressedBase64(this.hist), min: this.min, returns: [...this.returns] };
+    this.takeInterval();
+    return { histogram: hdr.encodeIntoCompressedBase64(this.total), min: this.min, returns: this.returnList(), reportsReturns: this.reportsReturns };
   }
   absorb(e: ExportedMeasurement): void {
-    this.hist.add(hdr.decodeFromCompressedBase64(e.histogram));
+    this.total.add(hdr.decodeFromCompressedBase64(e.histogram));
     if (e.min < this.min) this.min = e.min;
-    for (const [k, n] of e.returns) this.returns.set(k, (this.returns.get(k) ?? 0) + n);
+    for (const [k, n] of e.returns) {
+      if (k === 'OK') this.ok += n;
+      else this.returns.set(k, (this.returns.get(k) ?? 0) + n);
+    }
+  }
+  absorbInterval(e: ExportedInterval): void {
+    this.interval.add(hdr.decodeFromCompressedBase64(e.histogram));
+    if (e.min < this.intervalMin) this.intervalMin = e.min;
+  }
+  private returnList(): Array<[string, number]> {
+    return [...(this.ok > 0 ? ([['OK', this.ok]] as Array<[string, number]>) : []), ...this.returns];
   }
   report(name: string): OperationReport {
-    const h = this.hist;
+    this.takeInterval();
+    const h = this.total;
     return {
       name,
       operations: h.totalCount,
@@ -44,8 +92,17 @@ class Measurement {
       minUs: Number.isFinite(this.min) ? this.min : 0,
       maxUs: h.maxValue,
       percentiles: PERCENTILES.map((p) => [p, h.getValueAtPercentile(p)]),
-      returns: [...this.returns],
+      returns: this.reportsReturns ? this.returnList() : [],
     };
+  }
+  /** The status line block of the interval (absorbed from the shares), then cleared. */
+  intervalBlock(name: string): IntervalBlock | undefined {
+    const h = this.interval;
+    if (h.totalCount === 0) return undefined;
+    const b = { name, count: h.totalCount, maxUs: h.maxValue, minUs: Number.isFinite(this.intervalMin) ? this.intervalMin : 0, avgUs: h.mean, p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), p9999: h.getValueAtPercentile(99.99) };
+    h.reset();
+    this.intervalMin = Infinity;
+    return b;
   }
 }
 
@@ -53,6 +110,12 @@ interface ExportedMeasurement {
   histogram: string;
   min: number;
   returns: Array<[string, number]>;
+  reportsReturns: boolean;
+}
+
+interface ExportedInterval {
+  histogram: string;
+  min: number;
 }
 
 const ORDER = ['READ', 'UPDATE', 'INSERT', 'SCAN', 'READ-MODIFY-WRITE', 'CLEANUP'];
@@ -63,14 +126,28 @@ class Measurements {
   export(): Array<[string, ExportedMeasurement]> {
     return [...this.byName].map(([n, m]) => [n, m.export()]);
   }
+  /** Every operation's interval since the last call, folded into its total. */
+  takeIntervals(): Array<[string, ExportedInterval]> {
+    const out: Array<[string, ExportedInterval]> = [];
+    for (const [n, m] of this.byName) {
+      const e = m.takeInterval();
+      if (e) out.push([n, e]);
+    }
+    return out;
+  }
   get(name: string): Measurement {
     let m = this.byName.get(name);
-    if (!m) this.byName.set(name, (m = new Measurement()));
+    if (!m) this.byName.set(name, (m = new Measurement(name !== 'CLEANUP')));
     return m;
   }
+  private names(): string[] {
+    return [...this.byName.keys()].sort((a, b) => rank(a, this.order) - rank(b, this.order) || a.localeCompare(b));
+  }
   reports(): OperationReport[] {
-    const names = [...this.byName.keys()].sort((a, b) => rank(a, this.order) - rank(b, this.order) || a.localeCompare(b));
-    return names.map((n) => this.byName.get(n)!.report(n));
+    return this.names().map((n) => this.byName.get(n)!.report(n));
+  }
+  intervalBlocks(): IntervalBlock[] {
+    return this.names().flatMap((n) => this.byName.get(n)!.intervalBlock(n) ?? []);
   }
 }
 
@@ -90,7 +167,7 @@ export interface ClientIo {
   /** Status lines (stderr in the CLI). */
   status?: (line: string) => void;
   signal?: AbortSignal;
-  /** Client threads (event loops) to spread the connections over; default: one per host CPU, at most one per connection. */
+  /** Client threads (event loops) to spread the connections over; default: one per host CPU but one, at most one per connection. */
   workers?: number;
 }
 
@@ -112,13 +189,16 @@ export interface ShareOutcome {
   errors: number;
   gc: { count: number; timeMs: number };
   ops: Array<[string, ExportedMeasurement]>;
+  /** Latencies since the last progress report, for the final status line. */
+  lastInterval: Array<[string, ExportedInterval]>;
 }
 
 interface ShareIo {
   signal?: AbortSignal;
   /** Called once the connections are open; the timed part starts when it resolves (a barrier across workers). */
   ready?: () => Promise<void>;
-  progress?: (done: number) => void;
+  /** Every second: operations done so far, and each operation's latencies since the last call. */
+  progress?: (done: number, intervals: Array<[string, ExportedInterval]>) => void;
 }
 
 /** Split a phase over n event loops: connections, operations and the load range as even as they go. */
@@ -137,7 +217,10 @@ export function splitShares(phase: 'load' | 'run', o: YcsbOptions, n: number): S
 }
 
 /** Event loops a phase may use: inserts of the run phase (workloads D, E) share one key sequence, so they stay on one. */
-export function workerCount(phase: 'load' | 'run', o: YcsbOptions, wanted = availableParallelism()): number {
+// One CPU is left to the server and the system: on a 2-core host two client threads beside
+// redis-server slowed the client down (three busy threads on two cores), and one event loop
+// carries 8 connections at redis-server's pace here.
+export function workerCount(phase: 'load' | 'run', o: YcsbOptions, wanted = Math.max(1, availableParallelism() - 1)): number {
   const w = CORE_WORKLOADS[o.workload];
   if (phase === 'run' && w && w.insert > 0) return 1;
   return Math.max(1, Math.min(wanted, o.threads));
@@ -201,8 +284,7 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
     else {
       errors++;
       m.get(`${name}-FAILED`).record(us, 'ERROR');
-      const main = m.get(name);
-      main.returns.set('ERROR', (main.returns.get('ERROR') ?? 0) + 1);
+      m.get(name).countStatus('ERROR');
     }
   };
 
@@ -249,8 +331,8 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
     return good;
   };
 
-  const oneTransaction = async (c: RespConnection): Promise<void> => {
-    const op = chooser!.operation();
+  /** The operations other than READ and UPDATE (scans, inserts, read-modify-write): promise-based, rarer. */
+  const otherTransaction = async (c: RespConnection, op: Operation): Promise<void> => {
     switch (op) {
       case 'READ':
         await read(c, keys.get(chooser!.keynum()));
@@ -280,6 +362,42 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
     }
   };
 
+  // The hot path of the run phase: READ (HGETALL) and UPDATE (HMSET of one field) as callbacks on
+  // the connection, with no promise or closure per operation, and each key's HGETALL encoded once.
+  const readM = m.get('READ');
+  const updateM = m.get('UPDATE');
+  const hgetall: Buffer[] = [];
+  const HGETALL_CACHE = 1 << 18;
+  const hgetallOf = (keynum: number): Buffer => {
+    let b = hgetall[keynum];
+    if (b === undefined) {
+      b = encodeCommand(['HGETALL', keys.get(keynum)]);
+      if (keynum < HGETALL_CACHE) hgetall[keynum] = b;
+    }
+    return b;
+  };
+
+  // HMSET key field value, assembled from pieces encoded once: the key's part is the tail of its
+  // cached HGETALL command, each field's part is fixed; only the value is new each time
+  const HMSET_HEAD = Buffer.from('*4\r\n$5\r\nHMSET\r\n', 'latin1');
+  const HGETALL_HEAD = Buffer.byteLength('*2\r\n$7\r\nHGETALL\r\n');
+  const fieldParts = fields.map((f) => Buffer.from(`$${Buffer.byteLength(f)}\r\n${f}\r\n`, 'utf8'));
+  const valueHead = Buffer.from(`$${o.fieldlength}\r\n`, 'latin1');
+  const hmsetOf = (keynum: number, field: number): Buffer => {
+    const keyPart = hgetallOf(keynum).subarray(HGETALL_HEAD);
+    const fp = fieldParts[field]!;
+    const out = Buffer.allocUnsafe(HMSET_HEAD.length + keyPart.length + fp.length + valueHead.length + o.fieldlength + 2);
+    let p = HMSET_HEAD.copy(out, 0);
+    p += keyPart.copy(out, p);
+    p += fp.copy(out, p);
+    p += valueHead.copy(out, p);
+    const off = Math.floor(random() * (pool.length - o.fieldlength));
+    p += pool.copy(out, p, off, off + o.fieldlength);
+    out[p] = 13;
+    out[p + 1] = 10;
+    return out;
+  };
+
   // YCSB splits the operation count over threads; a target throughput is split the same way
   const perThread = (i: number) => Math.floor(total / share.threads) + (i < total % share.threads ? 1 : 0);
   const tickMs = share.target > 0 ? (1000 * share.threads) / share.target : 0;
@@ -292,21 +410,19 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
   }
   const start = performance.now();
   let deadlineTimer: NodeJS.Timeout | undefined;
-  if (phase === 'run' && o.maxexecutiontime > 0) deadlineTimer = setTimeout(() => (stop = true), o.maxexecutiontime * 1000);
-  const progressTimer = io.progress ? setInterval(() => io.progress!(done), 1000) : undefined;
+  // YCSB's maxexecutiontime bounds the load phase as well as the run phase
+  if (o.maxexecutiontime > 0) deadlineTimer = setTimeout(() => (stop = true), o.maxexecutiontime * 1000);
+  const progressTimer = io.progress ? setInterval(() => io.progress!(done, m.takeIntervals()), 1000) : undefined;
 
-  const worker = async (i: number) => {
+  /** One connection's loop of the load phase (promise-based: a load is not what is measured). */
+  const loader = async (i: number) => {
     const c = conns[i]!;
     const mine = perThread(i);
     const t0 = performance.now();
     for (let n = 0; n < mine && !stop; n++) {
-      if (phase === 'load') {
-        const k = loadNext++;
-        if (k >= loadEnd) break;
-        if (!(await insert(c, k))) throw new Error(`insert of record ${k} failed`);
-      } else {
-        await oneTransaction(c);
-      }
+      const k = loadNext++;
+      if (k >= loadEnd) break;
+      if (!(await insert(c, k))) throw new Error(`insert of record ${k} failed`);
       done++;
       if (tickMs > 0) {
         const due = t0 + (n + 1) * tickMs;
@@ -316,48 +432,103 @@ export async function runShare(phase: 'load' | 'run', o: YcsbOptions, host: stri
     }
   };
 
+  /** One connection's loop of the run phase, driven by reply callbacks; resolves when it stops. */
+  const runner = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const c = conns[i]!;
+      const mine = perThread(i);
+      const t0 = performance.now();
+      let n = 0;
+      let opStart = 0;
+      let isRead = true;
+      const failed = (err: unknown) => {
+        stop = true;
+        reject(err);
+      };
+      const onReply = (err: Error | undefined, r: Reply) => {
+        if (err) return failed(err);
+        const us = (performance.now() - opStart) * 1000;
+        if (isRead) {
+          if (typeof r === 'number' && r > 0) readM.recordOk(us);
+          else record('READ', opStart, false);
+        } else if (r === 'OK') updateM.recordOk(us);
+        else record('UPDATE', opStart, false);
+        after();
+      };
+      const after = () => {
+        done++;
+        if (tickMs > 0) {
+          const wait = t0 + n * tickMs - performance.now();
+          if (wait > 1) {
+            setTimeout(next, wait);
+            return;
+          }
+        }
+        next();
+      };
+      const next = () => {
+        if (stop || n >= mine) return resolve();
+        n++;
+        const op = chooser!.operation();
+        if (op === 'READ') {
+          isRead = true;
+          opStart = performance.now();
+          c.send(hgetallOf(chooser!.keynum()), false, onReply);
+        } else if (op === 'UPDATE') {
+          isRead = false;
+          opStart = performance.now();
+          c.send(hmsetOf(chooser!.keynum(), chooser!.field()), false, onReply);
+        } else {
+          otherTransaction(c, op).then(after, failed);
+        }
+      };
+      next();
+    });
+
   let failure: unknown;
   try {
-    await Promise.all(conns.map((_, i) => worker(i)));
+    await Promise.all(conns.map((_, i) => (phase === 'load' ? loader(i) : runner(i))));
   } catch (err) {
     failure = err;
     stop = true;
   }
-  const runtimeMs = performance.now() - start;
   if (progressTimer) clearInterval(progressTimer);
   if (deadlineTimer) clearTimeout(deadlineTimer);
   io.signal?.removeEventListener('abort', onAbort);
   for (const c of conns) {
     const t = performance.now();
     await c.close();
-    m.get('CLEANUP').record((performance.now() - t) * 1000, 'OK');
+    m.get('CLEANUP').recordOk((performance.now() - t) * 1000);
   }
+  // RunTime, the same way in both paths (one event loop or workers): from the start of the
+  // operations (every connection open) until this share's connections are closed, as YCSB's
+  // RunTime includes its threads' cleanup. The phase's RunTime is the longest share's.
+  const runtimeMs = performance.now() - start;
   gcObserver.disconnect();
   if (failure) throw failure;
-  return { runtimeMs, operationsDone: done, errors, gc: { count: gcCount, timeMs: gcMs }, ops: m.export() };
+  // the intervals not yet reported go to the final status line, before export folds them in
+  const lastInterval = m.takeIntervals();
+  return { runtimeMs, operationsDone: done, errors, gc: { count: gcCount, timeMs: gcMs }, ops: m.export(), lastInterval };
 }
 
 const WORKER = new URL('./worker.ts', import.meta.url).href;
 // a worker thread does not inherit the parent's TypeScript loader: register tsx's in it first
 const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(WORKER)}); })`;
 
-/** Run shares in worker threads, started together once all are connected; the wall time from that start is the run time. */
-async function runInWorkers(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, shares: Share[], io: ClientIo, progress: number[]): Promise<{ outcomes: ShareOutcome[]; runtimeMs: number }> {
+/** Run shares in worker threads, started together once all are connected. */
+async function runInWorkers(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, shares: Share[], io: ClientIo, onProgress: (i: number, done: number, intervals: Array<[string, ExportedInterval]>) => void): Promise<ShareOutcome[]> {
   const workers = shares.map((share) => new Worker(WORKER_BOOT, { eval: true, workerData: { phase, o, host, port, share } }));
   const stopAll = () => workers.forEach((w) => w.postMessage('stop'));
   io.signal?.addEventListener('abort', stopAll, { once: true });
-  let start = 0;
   let readyCount = 0;
   try {
-    const outcomes = await Promise.all(
+    return await Promise.all(
       workers.map(
         (w, i) =>
           new Promise<ShareOutcome>((resolve, reject) => {
-            w.on('message', (msg: { type: string; outcome?: ShareOutcome; message?: string; done?: number }) => {
-              if (msg.type === 'ready' && ++readyCount === workers.length) {
-                start = performance.now();
-                workers.forEach((x) => x.postMessage('go'));
-              } else if (msg.type === 'progress') progress[i] = msg.done ?? 0;
+            w.on('message', (msg: { type: string; outcome?: ShareOutcome; message?: string; done?: number; intervals?: Array<[string, ExportedInterval]> }) => {
+              if (msg.type === 'ready' && ++readyCount === workers.length) workers.forEach((x) => x.postMessage('go'));
+              else if (msg.type === 'progress') onProgress(i, msg.done ?? 0, msg.intervals ?? []);
               else if (msg.type === 'result') resolve(msg.outcome!);
               else if (msg.type === 'error') {
                 stopAll();
@@ -372,10 +543,41 @@ async function runInWorkers(phase: 'load' | 'run', o: YcsbOptions, host: string,
           }),
       ),
     );
-    return { outcomes, runtimeMs: performance.now() - start };
   } finally {
     io.signal?.removeEventListener('abort', stopAll);
     await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** Status lines every 10 s and at the end, with each operation's block of the interval (YCSB's -s). */
+class StatusReporter {
+  private readonly intervals = new Measurements();
+  private readonly done: number[];
+  private readonly t0 = performance.now();
+  private last = { done: 0, t: this.t0 };
+  private readonly timer: NodeJS.Timeout | undefined;
+  constructor(
+    shares: number,
+    private readonly total: number,
+    private readonly out?: (line: string) => void,
+  ) {
+    this.done = new Array<number>(shares).fill(0);
+    if (out) this.timer = setInterval(() => this.line(), 10_000);
+  }
+  progress(i: number, done: number, intervals: Array<[string, ExportedInterval]>): void {
+    this.done[i] = done;
+    if (this.out) for (const [name, e] of intervals) this.intervals.get(name).absorbInterval(e);
+  }
+  line(): void {
+    if (!this.out) return;
+    const now = performance.now();
+    const done = this.done.reduce((a, b) => a + b, 0);
+    const current = now > this.last.t ? ((done - this.last.done) * 1000) / (now - this.last.t) : 0;
+    this.out(formatStatusLine({ now: new Date(), elapsedMs: now - this.t0, operations: done, currentOpsPerSec: current, todo: Math.max(0, this.total - done), blocks: this.intervals.intervalBlocks() }));
+    this.last = { done, t: now };
+  }
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
   }
 }
 
@@ -384,31 +586,25 @@ export async function runPhase(phase: 'load' | 'run', o: YcsbOptions, host: stri
   const problems = validateOptions(o);
   if (problems.length) throw new Error(problems.join('; '));
   const shares = splitShares(phase, o, workerCount(phase, o, io.workers));
-  const progress = shares.map(() => 0);
-  const t0 = performance.now();
-  let last = { done: 0, t: t0 };
-  const statusTimer = setInterval(() => {
-    const now = performance.now();
-    const done = progress.reduce((a, b) => a + b, 0);
-    io.status?.(`${new Date().toISOString()} ${Math.round((now - t0) / 1000)} sec: ${done} operations; ${(((done - last.done) * 1000) / (now - last.t)).toFixed(1)} current ops/sec;`);
-    last = { done, t: now };
-  }, 10_000);
+  const total = shares.reduce((a, x) => a + x.operations, 0);
+  const status = new StatusReporter(shares.length, total, io.status);
   try {
     let outcomes: ShareOutcome[];
-    let runtimeMs: number;
     if (shares.length === 1) {
-      const r = await runShare(phase, o, host, port, shares[0]!, { signal: io.signal, progress: (d) => (progress[0] = d) });
-      outcomes = [r];
-      runtimeMs = r.runtimeMs;
+      outcomes = [await runShare(phase, o, host, port, shares[0]!, { signal: io.signal, progress: (d, iv) => status.progress(0, d, iv) })];
     } else {
-      ({ outcomes, runtimeMs } = await runInWorkers(phase, o, host, port, shares, io, progress));
+      outcomes = await runInWorkers(phase, o, host, port, shares, io, (i, d, iv) => status.progress(i, d, iv));
     }
+    // both paths alike: each share times its operations and cleanup; the phase took the longest
+    const runtimeMs = Math.max(...outcomes.map((x) => x.runtimeMs));
     const m = new Measurements();
     for (const out of outcomes) for (const [name, e] of out.ops) m.get(name).absorb(e);
     const operationsDone = outcomes.reduce((a, x) => a + x.operationsDone, 0);
+    outcomes.forEach((x, i) => status.progress(i, x.operationsDone, x.lastInterval));
+    status.line();
     const gc = { count: outcomes.reduce((a, x) => a + x.gc.count, 0), timeMs: outcomes.reduce((a, x) => a + x.gc.timeMs, 0) };
     return { text: formatYcsbOutput({ runtimeMs, operationsDone, gc, ops: m.reports() }), operationsDone, errors: outcomes.reduce((a, x) => a + x.errors, 0) };
   } finally {
-    clearInterval(statusTimer);
+    status.stop();
   }
 }

@@ -140,3 +140,87 @@ export function parseYcsbOutput(text: string): YcsbResult {
   }
   return { runtimeMs: overall['RunTime(ms)'], throughput: overall['Throughput(ops/sec)'], operations, other };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Status lines (-s): what YCSB prints every 10 seconds and at the end, to stderr. Tools that read
+// YCSB's time series parse these, including the per-operation blocks of the interval since the
+// last line: "[READ: Count=.., Max=.., Min=.., Avg=.., 90=.., 99=.., 99.9=.., 99.99=..]".
+
+/** Java's DecimalFormat("#.##"): at most two decimals, no trailing zeros (half-even rounding). */
+export function decimal2(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const scaled = x * 100;
+  const floor = Math.floor(scaled);
+  const frac = scaled - floor;
+  // half-even only when the value is a tie to within rounding of the binary value
+  const r = Math.abs(frac - 0.5) < 1e-9 ? (floor % 2 === 0 ? floor : floor + 1) : Math.round(scaled);
+  return String(r / 100);
+}
+
+/** The time left as YCSB words it: days, hours, minutes (under a day), seconds only when nothing else. */
+export function remainingText(seconds: number): string {
+  let s = Math.max(0, Math.floor(seconds));
+  let out = '';
+  const days = Math.floor(s / 86400);
+  if (days > 0) {
+    out += `${days}${days === 1 ? ' day ' : ' days '}`;
+    s -= days * 86400;
+  }
+  const hours = Math.floor(s / 3600);
+  if (hours > 0) {
+    out += `${hours}${hours === 1 ? ' hour ' : ' hours '}`;
+    s -= hours * 3600;
+  }
+  if (days < 1) {
+    const minutes = Math.floor(s / 60);
+    if (minutes > 0) {
+      out += `${minutes}${minutes === 1 ? ' minute ' : ' minutes '}`;
+      s -= minutes * 60;
+    }
+  }
+  // YCSB 0.17.0 picks "second" or "seconds" by the number of digits written, not by the value
+  // ("0 second", "5 second", "16 seconds" in its output)
+  if (out === '') out = `${s}${String(s).length === 1 ? ' second ' : ' seconds '}`;
+  return out;
+}
+
+/** One operation's interval statistics for a status line (microseconds). */
+export interface IntervalBlock {
+  name: string;
+  count: number;
+  maxUs: number;
+  minUs: number;
+  avgUs: number;
+  /** 90th, 99th, 99.9th and 99.99th percentiles. */
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** "yyyy-MM-dd HH:mm:ss:SSS" in local time, as YCSB stamps its status lines. */
+export function statusStamp(d: Date): string {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}:${pad(d.getMilliseconds(), 3)}`;
+}
+
+/**
+ * A status line as YCSB 0.17.0 prints it: stamp, whole seconds since the start, operations so far,
+ * the interval's rate (when any operation was done), the estimated time left (when operations are
+ * left) and the interval's block of every operation, each followed by a space.
+ */
+export function formatStatusLine(o: { now: Date; elapsedMs: number; operations: number; currentOpsPerSec: number; todo: number; blocks: IntervalBlock[] }): string {
+  let line = `${statusStamp(o.now)} ${Math.floor(o.elapsedMs / 1000)} sec: ${o.operations} operations; `;
+  if (o.operations !== 0) line += `${decimal2(o.currentOpsPerSec)} current ops/sec; `;
+  if (o.todo !== 0) {
+    const rate = o.elapsedMs > 0 ? o.operations / (o.elapsedMs / 1000) : 0;
+    line += `est completion in ${remainingText(rate > 0 ? o.todo / rate : 0)}`;
+  }
+  for (const b of o.blocks) {
+    line += `[${b.name}: Count=${b.count}, Max=${b.maxUs}, Min=${b.minUs}, Avg=${decimal2(b.avgUs)}, 90=${decimal2(b.p90)}, 99=${decimal2(b.p99)}, 99.9=${decimal2(b.p999)}, 99.99=${decimal2(b.p9999)}] `;
+  }
+  return line;
+}

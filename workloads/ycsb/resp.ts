@@ -159,32 +159,29 @@ export function encodeCommand(args: ReadonlyArray<string | Buffer>): Buffer {
   return out;
 }
 
-interface Pending {
-  resolve: (r: Reply) => void;
-  reject: (e: Error) => void;
-  /** Build the reply's values (true) or only its shape (false, see skipReply). */
-  full: boolean;
-}
+/** Called once with the reply, or with the connection's failure. */
+export type ReplyCallback = (err: Error | undefined, reply: Reply) => void;
+
+/** Size of the buffer the socket reads into (reused for every read: no allocation per reply). */
+const READ_BUFFER = 64 * 1024;
 
 export class RespConnection {
-  private pending: Pending[] = [];
+  // the requests in flight, oldest first: callbacks and whether to build the reply's values
+  private cbs: ReplyCallback[] = [];
+  private fulls: boolean[] = [];
   private head = 0;
   private rest: Buffer | undefined;
   private failure: Error | undefined;
+  private socket!: Socket;
 
-  private constructor(
-    private readonly socket: Socket,
-    readonly where: string,
-  ) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new Error(`redis ${where}: ${err.message}`)));
-    socket.on('close', () => this.fail(new Error(`redis ${where}: connection closed`)));
-  }
+  private constructor(readonly where: string) {}
 
   static connect(host: string, port: number, timeoutMs = 5000): Promise<RespConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const conn = new RespConnection(`${host}:${port}`);
+      // onread: the socket reads into one buffer of ours instead of a new Buffer per 'data' event
+      const socket = connect({ host, port, onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n: number, buf: Uint8Array) => conn.onRead(buf as Buffer, n) } });
+      conn.socket = socket;
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`redis ${host}:${port}: no connection within ${timeoutMs} ms`));
@@ -192,7 +189,10 @@ export class RespConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new RespConnection(socket, `${host}:${port}`));
+        socket.setNoDelay(true);
+        socket.on('error', (err) => conn.fail(new Error(`redis ${conn.where}: ${err.message}`)));
+        socket.on('close', () => conn.fail(new Error(`redis ${conn.where}: connection closed`)));
+        resolve(conn);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -204,55 +204,77 @@ export class RespConnection {
   private fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
-    const waiting = this.pending.slice(this.head);
-    this.pending = [];
+    const waiting = this.cbs.slice(this.head);
+    this.cbs = [];
+    this.fulls = [];
     this.head = 0;
-    for (const p of waiting) p.reject(err);
+    for (const cb of waiting) cb(err, null);
   }
 
-  private onData(chunk: Buffer): void {
-    let buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+  private onRead(readBuf: Buffer, n: number): boolean {
+    // the read buffer is reused by the next read: replies whose values are kept (full) and any
+    // unparsed remainder must be copied out of it
+    let anyFull = false;
+    for (let i = this.head; i < this.fulls.length; i++) if (this.fulls[i]) anyFull = true;
+    let buf: Buffer;
+    if (this.rest) buf = Buffer.concat([this.rest, readBuf.subarray(0, n)]);
+    else buf = anyFull ? Buffer.from(readBuf.subarray(0, n)) : readBuf.subarray(0, n);
     let pos = 0;
     for (;;) {
-      const p = this.pending[this.head];
-      if (!p) {
+      const cb = this.cbs[this.head];
+      if (!cb) {
         if (pos < buf.length) {
           this.fail(new Error(`redis ${this.where}: a reply arrived that nobody asked for`));
           this.socket.destroy();
-          return;
+          return false;
         }
         break;
       }
-      const r = p.full ? parseReply(buf, pos) : skipReply(buf, pos);
+      const r = this.fulls[this.head] ? parseReply(buf, pos) : skipReply(buf, pos);
       if (r === NEED_MORE) break;
       pos = r.end;
+      this.cbs[this.head] = undefined as unknown as ReplyCallback;
       this.head++;
-      p.resolve(r.value);
+      cb(undefined, r.value);
     }
-    if (this.head > 1024 && this.head * 2 > this.pending.length) {
-      this.pending = this.pending.slice(this.head);
+    if (this.head === this.cbs.length) {
+      // all answered (the usual case: one request in flight): reuse the arrays from the start
+      this.cbs.length = 0;
+      this.fulls.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.cbs = this.cbs.slice(this.head);
+      this.fulls = this.fulls.slice(this.head);
       this.head = 0;
     }
-    this.rest = pos < buf.length ? buf.subarray(pos) : undefined;
-    buf = undefined as unknown as Buffer;
+    this.rest = pos < buf.length ? Buffer.from(buf.subarray(pos)) : undefined;
+    return true;
+  }
+
+  /**
+   * Write an encoded command; `cb` gets the reply (a Redis error reply as a RedisReplyError value)
+   * or the connection's failure. `full` false: the reply's shape only (see skipReply). The hot path:
+   * no promise and no allocation besides the command's buffer.
+   */
+  send(encoded: Buffer, full: boolean, cb: ReplyCallback): void {
+    if (this.failure) {
+      const err = this.failure;
+      queueMicrotask(() => cb(err, null));
+      return;
+    }
+    this.cbs.push(cb);
+    this.fulls.push(full);
+    this.socket.write(encoded);
   }
 
   /** Send one command; the reply (a Redis error reply resolves as a RedisReplyError value). */
   command(args: ReadonlyArray<string | Buffer>): Promise<Reply> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<Reply>((resolve, reject) => {
-      this.pending.push({ resolve, reject, full: true });
-      this.socket.write(encodeCommand(args));
-    });
+    return this.raw(encodeCommand(args), true);
   }
 
-  /** Write an encoded command (hot path); `full` false: the reply's shape only (see skipReply). */
+  /** Write an encoded command and wait for its reply; `full` false: the reply's shape only. */
   raw(encoded: Buffer, full = true): Promise<Reply> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<Reply>((resolve, reject) => {
-      this.pending.push({ resolve, reject, full });
-      this.socket.write(encoded);
-    });
+    return new Promise<Reply>((resolve, reject) => this.send(encoded, full, (err, r) => (err ? reject(err) : resolve(r))));
   }
 
   close(): Promise<void> {

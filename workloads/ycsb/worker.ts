@@ -22,7 +22,7 @@ runShare(phase, o, host, port, share, {
     port0.postMessage({ type: 'ready' });
     await started;
   },
-  progress: (done) => port0.postMessage({ type: 'progress', done }),
+  progress: (done, intervals) => port0.postMessage({ type: 'progress', done, intervals }),
 }).then(
   (outcome) => port0.postMessage({ type: 'result', outcome }),
   (err: unknown) => port0.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
