@@ -14,13 +14,13 @@ import { DRIVERS } from '../drivers/index.ts';
 import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
 import { UnavailableError, UsageError, errorMessage } from './errors.ts';
-import { CACHE_DIR, acquireLock, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
+import { CACHE_DIR, acquireLock, ensurePackages, gitCommit, hostFacts, isDebianLike, isRoot, missingPackages, toolVersions } from './host.ts';
 import { cpuLayout, expandCells, sampleCellFields, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
 import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
 import { Progress, formatDuration } from './progress.ts';
 import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from './results.ts';
-import type { Accel, Calibration, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
+import type { Accel, Calibration, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share, Workload } from './types.ts';
 import { COMMAND_CAP, RAW_CAP, makeRunDir, runArtifactsDir, writeArtifact } from './artifacts.ts';
 import { recordingGuest, type RecordedCommand } from './recording-guest.ts';
 import { calibrate } from '../monitors/calibration.ts';
@@ -132,8 +132,13 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     }
   }
   // dry run: probe without installing or creating anything
-  // VM platforms under TCG are estimated as such, as in a real run
-  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
+  // VM platforms under TCG are estimated as such, as in a real run; a platform that cannot run only
+  // because its host packages are missing is planned, as the real run installs them first
+  const workloadsAndNeighbours = [...workloadNames.map((n) => WORKLOADS[n]!), ...neighbourNames.map((n) => NEIGHBOURS[n]!)];
+  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name, async (d) => (isDebianLike() ? missingPackages(d.hostPackages) : []));
+  const wanted = hostPackagesFor(available, workloadsAndNeighbours);
+  const missing = isDebianLike() ? await missingPackages(wanted) : [];
+  if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, io, accel);
   if (opts.repsAuto) {
@@ -200,15 +205,35 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   io.out(`${todo.length} runs${done.size ? ` (${done.size} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 
-/** The platforms that can run here, and the accelerator each one's probe found (for estimates and timeouts). */
-async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
+/**
+ * Every host package a run of these platforms, workloads and neighbours needs: the drivers' own,
+ * the workloads' host-side ones, and where guests are host processes (bare metal) the workloads'
+ * guest packages too.
+ */
+export function hostPackagesFor(drivers: Pick<Driver, 'hostPackages' | 'guestIsHost'>[], work: Pick<Workload, 'hostPackages' | 'guestPackages'>[]): string[] {
+  const all = [...drivers.flatMap((d) => d.hostPackages), ...work.flatMap((w) => w.hostPackages ?? [])];
+  if (drivers.some((d) => d.guestIsHost)) all.push(...work.flatMap((w) => w.guestPackages));
+  return [...new Set(all)];
+}
+
+/**
+ * The platforms that can run here, and the accelerator each one's probe found (for estimates and
+ * timeouts). `installable` (dry runs): a platform whose probe fails while it has host packages to
+ * install is kept, said so, and estimated as native: the real run installs them before probing.
+ */
+async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName, installable?: (d: Driver) => Promise<string[]>): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
   const ok: Driver[] = [];
   const accel: Record<string, Accel> = {};
   for (const d of drivers) {
     const p = await d.probe(profile);
+    const toInstall = p.ok || !installable ? [] : await installable(d);
     if (p.ok) {
       ok.push(d);
       accel[d.name] = p.accel ?? 'native';
+    } else if (toInstall.length > 0) {
+      ok.push(d);
+      accel[d.name] = 'native';
+      io.err(`platform ${d.name} cannot run yet (${p.reason}): the real run installs ${toInstall.join(', ')} first and probes it then; estimated as native`);
     } else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
     else io.err(`skipping platform ${d.name}: ${p.reason}`);
   }
@@ -237,10 +262,7 @@ async function execute(
   }
   const workloads = workloadNames.map((n) => WORKLOADS[n]!);
   const neighbours = neighbourNames.map((n) => NEIGHBOURS[n]!);
-  await ensurePackages(
-    [...candidates.flatMap((d) => d.hostPackages), ...workloads.flatMap((w) => w.hostPackages ?? []), ...neighbours.flatMap((n) => n.hostPackages ?? [])],
-    log,
-  );
+  await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours]), log);
   const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
   const profiles = Object.fromEntries(drivers.map((d) => [d.name, platformProfile(profile, accel[d.name]!, opts.timeoutChosen === true)]));

@@ -123,6 +123,8 @@ export interface Driver {
   readonly description: string;
   /** Host packages (Debian names) this driver needs, installed by the harness when missing. */
   readonly hostPackages: string[];
+  /** Guests are host processes (bare metal): the workloads' guest packages are then host packages too. */
+  readonly guestIsHost?: boolean;
   /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
   readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
   /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */

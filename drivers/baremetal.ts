@@ -107,7 +107,9 @@ class BareMetalGuest implements Guest {
 const baremetal: Driver = {
   name: 'baremetal',
   description: 'host processes in a harness cgroup with the same limits as a container',
-  hostPackages: [],
+  // the workloads' guest packages (redis-server, fio, a JDK...) are installed on the host instead
+  hostPackages: ['procps', 'iproute2'],
+  guestIsHost: true,
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'baremetal needs root to create cgroups; run as root' };
     return { ok: true, accel: 'native' };

@@ -463,7 +463,10 @@ export async function sweepVms(platform: string): Promise<string[]> {
 const kvm: Driver = {
   name: 'kvm',
   description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
-  hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2'],
+  // qemu-img (qemu-utils), the initramfs's busybox, the rootfs (debootstrap), taps (iproute2), the
+  // guest kernel's modules.dep (kmod: depmod), its decompressed modules (xz-utils, zstd), the disk
+  // images (e2fsprogs: mke2fs), leftover QEMUs after a crash (procps: pgrep)
+  hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2', 'kmod', 'xz-utils', 'zstd', 'e2fsprogs', 'procps'],
   async probe(profile?: ProfileName) {
     if (!isRoot()) return { ok: false, reason: 'kvm needs root (taps on the harness bridge, cgroups); run as root' };
     if ((await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode !== 0) return { ok: false, reason: 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' };

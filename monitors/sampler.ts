@@ -166,6 +166,8 @@ export class RunMonitor {
   private written = 0;
   private truncated = false;
   private t0 = 0;
+  /** Milliseconds the monitor itself spent reading, computing and writing: its cost to the host. */
+  private busyMs = 0;
 
   constructor(
     private readonly guests: MonitoredGuest[],
@@ -177,10 +179,20 @@ export class RunMonitor {
   start(): void {
     this.t0 = performance.now();
     this.first = this.prev = takeReading(this.guests);
+    this.busyMs += performance.now() - this.t0;
     this.timer = setInterval(() => this.tick(), this.intervalMs);
   }
 
   private tick(): void {
+    const began = performance.now();
+    try {
+      this.sample();
+    } finally {
+      this.busyMs += performance.now() - began;
+    }
+  }
+
+  private sample(): void {
     const now = takeReading(this.guests);
     const values = intervalValues(this.prev!, now);
     this.prev = now;
@@ -202,6 +214,11 @@ export class RunMonitor {
     this.timer = undefined;
     if (!this.first) return {};
     this.tick();
-    return summarizeSeries(this.intervals, this.first, this.prev);
+    const elapsedMs = performance.now() - this.t0;
+    return {
+      ...summarizeSeries(this.intervals, this.first, this.prev),
+      // the monitors' own time on the host's CPUs, as a share of one CPU over the run
+      monitor_cost_pct: sig((100 * this.busyMs) / Math.max(1, elapsedMs)),
+    };
   }
 }
