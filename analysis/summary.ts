@@ -236,7 +236,7 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   const calibSpread = relativeSpread(calibrated);
   const effect = Math.abs((Number.isNaN(within.ratio) ? ratio.ratio : within.ratio) - 1);
   if (calibSpread > effect) {
-    notes.push(`host speed moved ${(calibSpread * 100).toFixed(1)}% over these runs (calibration), more than the ${(effect * 100).toFixed(1)}% effect: prefer round_ratio, and more rounds`);
+    notes.push(`host speed moved ${(calibSpread * 100).toFixed(1)}% over these runs (calibration) - more than the ${(effect * 100).toFixed(1)}% effect: prefer round_ratio and more rounds`);
   }
 
   const boots = group.samples.flatMap((s) => (s.warmup || s.bootSeconds === undefined ? [] : [s.bootSeconds]));

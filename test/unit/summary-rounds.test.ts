@@ -47,7 +47,7 @@ test('round_ratio pairs each rep with the reference rep of the same round; drift
   t.true(lxc.round_ratio_ci95_high - lxc.round_ratio_ci95_low < lxc.ratio_ci95_high - lxc.ratio_ci95_low);
   // calibration 45..56 ms over both cells' runs, median 50: spread 22%, more than the 1.2% effect
   t.true(Math.abs(lxc.calib_spread - 11 / 50) < 1e-12);
-  t.regex(lxc.note, /host speed moved 22\.0% over these runs \(calibration\), more than the 1\.2% effect: prefer round_ratio/);
+  t.regex(lxc.note, /host speed moved 22\.0% over these runs \(calibration\) - more than the 1\.2% effect: prefer round_ratio and more rounds/);
   const bm = rows.find((r) => r.cell === 'bm')!;
   t.true(Number.isNaN(bm.round_ratio));
   t.is(bm.round_pairs, 0);
