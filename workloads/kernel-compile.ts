@@ -98,9 +98,13 @@ async function ensureTemplate(srcDir: string, cacheRoot: string, plan: BuildPlan
  * that guest would pay for the shared source in reclaim, and the first run of a suite more than
  * the rest). About 2 s when the tree is already cached.
  */
-async function warmPageCache(dir: string, log: (l: string) => void): Promise<void> {
+async function warmPageCache(dir: string, profile: ProfileName, log: (l: string) => void): Promise<void> {
   const t0 = performance.now();
-  await execa('bash', ['-c', 'find "$1" -type f -print0 | xargs -0 -r cat > /dev/null', 'warm', dir]);
+  // what no x86 build reads (other architectures, documentation, tools), and below the paper
+  // profile (tinyconfig) the drivers' and sound's C files: 660 of the tree's 1300 MB
+  const skipC = profile === 'paper' ? '' : ` -o \\( -path '*/linux-source-*/drivers/*' -o -path '*/linux-source-*/sound/*' \\) -name '*.c' -prune`;
+  const find = `find "$1" \\( -path '*/linux-source-*/arch/*' ! -path '*/arch/x86*' -o -path '*/linux-source-*/Documentation' -o -path '*/linux-source-*/tools' -o -path '*/linux-source-*/samples' \\) -prune${skipC} -o -type f -print0`;
+  await execa('bash', ['-c', `${find} | xargs -0 -r cat > /dev/null`, 'warm', dir]);
   log(`kernel source read into the page cache from the harness in ${((performance.now() - t0) / 1000).toFixed(1)} s (charged to the harness, not to a guest)`);
 }
 
@@ -122,7 +126,7 @@ const kernelCompile: Workload = {
     const { srcDir, cacheRoot } = await ensureSource(ctx.cacheDir, ctx.log);
     await ensureTemplate(srcDir, cacheRoot, BUILD_PLANS[ctx.profile.name], ctx.log);
     tree = { srcDir, cacheRoot };
-    await warmPageCache(cacheRoot, ctx.log);
+    await warmPageCache(cacheRoot, ctx.profile.name, ctx.log);
     return [{ host: cacheRoot, guest: cacheRoot, readonly: true }];
   },
   async setup(guest: Guest, ctx: RunContext) {
