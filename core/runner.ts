@@ -1,7 +1,7 @@
 // The runner: validate, plan, prepare once, then every planned run in its seeded interleaved
 // order: fresh guests -> workload setup -> neighbour start -> measured run (timeout = DNF) ->
 // neighbour stop -> guests destroyed, samples appended. Cleanup runs on success, failure and signals.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ADAPTIVE_DEFAULTS, adaptiveRecord, cellsNeedingMore, repCap, decideRepetitions, extraRound, type AdaptiveReason, type AdaptiveRecord } from '../analysis/adaptive.ts';
@@ -576,6 +576,8 @@ async function measure(
         return paths ? [{ role, paths }] : [];
       });
       if (tg.accel !== 'native') stealStart = await guestProcStat(tg);
+      // a resumed run replaces what an interrupted attempt of it left
+      rmSync(join(artifactDir, 'monitor.jsonl'), { force: true });
       monitor = new RunMonitor(watched, join(artifactDir, 'monitor.jsonl'));
       monitor.start();
     }
