@@ -91,12 +91,13 @@ export function explainCell(run: LoadedRun, query: string): string {
   if (m.guestMitigations) out.push(`guest mitigations  ${m.guestMitigations.label}`);
   out.push('');
 
-  const header = ['run', 'start', ...metrics, 'calib ms', ...shown.map(([h]) => h), 'artifacts'];
+  const header = ['run', 'start', ...metrics, 'calib ms', 'calib sys ms', ...shown.map(([h]) => h), 'artifacts'];
   const row = (r: RunRow, who: string) => [
     `${who} ${r.warmup ? 'w' : '#'}${r.rep}${r.status === 'ok' ? '' : ` ${r.status}`}`,
     r.start.slice(11, 19),
     ...metrics.map((k) => fmt(r.values.get(k))),
     fmt(r.sample.calibration?.cpuMs),
+    fmt(r.sample.calibration?.sysMs),
     ...shown.map(([, key]) => {
       const v = r.sample.context?.[key];
       return fmt(v === undefined ? undefined : /_bytes_/.test(key) ? v / 2 ** 20 : v, 3);

@@ -130,7 +130,7 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   round_ratio_ci95_high: 'Upper bound of the same interval; empty with fewer than 2 pairs.',
   round_pairs: 'Rounds in which both this cell and its reference have an ok value (the pairs behind round_ratio).',
   calib_spread:
-    "The host's speed over the runs of this cell and its reference: (max - min) / median of the calibration's CPU time (samples' calibration.cpuMs, the same fixed work before every run); empty when fewer than 2 runs were calibrated.",
+    "The host's speed over the runs of this cell and its reference: (max - min) / median of the calibration's times (samples' calibration.cpuMs, and sysMs where recorded: the larger spread), the same fixed work before every run; empty when fewer than 2 runs were calibrated.",
   dnf: "Measured runs that did not finish (hit their timeout): samples with status 'dnf'.",
   errors: "Measured runs that failed: samples with status 'error'.",
   boot_s: "VM and container platforms: mean seconds from starting the measured guest (its hypervisor, or lxc-start) to the guest answering commands (launch time), over the cell's measured runs; empty for bare metal.",
@@ -232,8 +232,10 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   const rounds = reference === '' ? undefined : groups.get(reference)?.get(group.metric);
   const byRep = (g: Group) => new Map(g.ok.map((x) => [x.rep, x.value as number]));
   const within = rounds && group.ok.length > 0 ? roundRatio(byRep(group), byRep(rounds)) : { ratio: NaN, low: NaN, high: NaN, pairs: 0 };
-  const calibrated = [...group.samples, ...(rounds?.samples ?? [])].flatMap((x) => (x.warmup || !x.calibration ? [] : [x.calibration.cpuMs]));
-  const calibSpread = relativeSpread(calibrated);
+  const calibrated = [...group.samples, ...(rounds?.samples ?? [])].filter((x) => !x.warmup && x.calibration);
+  // the larger of the CPU loop's and the kernel work's spreads (a host's syscall speed can move alone)
+  const sysSpread = relativeSpread(calibrated.flatMap((x) => (x.calibration!.sysMs === undefined ? [] : [x.calibration!.sysMs])));
+  const calibSpread = Math.max(relativeSpread(calibrated.map((x) => x.calibration!.cpuMs)), Number.isNaN(sysSpread) ? -Infinity : sysSpread);
   const effect = Math.abs((Number.isNaN(within.ratio) ? ratio.ratio : within.ratio) - 1);
   if (calibSpread > effect) {
     notes.push(`host speed moved ${(calibSpread * 100).toFixed(1)}% over these runs (calibration) - more than the ${(effect * 100).toFixed(1)}% effect: prefer round_ratio and more rounds`);

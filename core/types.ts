@@ -304,6 +304,8 @@ export interface Calibration {
   cpuMs: number;
   /** Milliseconds of the fixed memory pass (write then read a buffer larger than the caches), same CPUs. */
   memMs: number;
+  /** Milliseconds of the fixed kernel work (2 process starts, 2000 stat calls), same CPUs. */
+  sysMs?: number;
   /** The host CPUs it ran on. */
   cpus: number[];
 }

@@ -1,7 +1,13 @@
 // The calibration's fixed work, run as its own process pinned to one host CPU (plain JS so that
 // no TypeScript loader is started for it). Prints one JSON line: median milliseconds of the
-// integer loop and of the memory pass over 5 repetitions each (the median drops JIT tier-up and
-// a stray interrupt). Same work every time: a slower host shows as larger numbers.
+// integer loop, of the memory pass and of the kernel work (2 process starts of /bin/true and 2000
+// stat calls: what a build does besides computing) over 5 repetitions each (the median drops JIT
+// tier-up and a stray interrupt). Same work every time: a slower host shows as larger numbers.
+// The kernel part exists because a host's syscall and process-creation speed can step by a third
+// while its integer speed stays put (seen on the development hosts).
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+
 const REPS = 5;
 const LOOP = 20_000_000;
 const BYTES = 32 * 1024 * 1024;
@@ -26,6 +32,13 @@ function memoryPass(seed) {
   return acc;
 }
 
+function kernelWork() {
+  for (let i = 0; i < 2; i++) spawnSync('/bin/true');
+  let n = 0;
+  for (let i = 0; i < 2000; i++) n += statSync('/').nlink;
+  return n;
+}
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -40,6 +53,7 @@ function timed(fn, arg) {
 let sink = 0;
 const cpu = [];
 const mem = [];
+const sys = [];
 for (let i = 0; i < REPS; i++) {
   const a = timed(loop);
   cpu.push(a.ms);
@@ -48,4 +62,11 @@ for (let i = 0; i < REPS; i++) {
   mem.push(b.ms);
   sink ^= b.r;
 }
-process.stdout.write(JSON.stringify({ cpuMs: median(cpu), memMs: median(mem), sink }) + '\n');
+// after the memory passes: a process start forks this one, which would make the buffer's pages
+// copy-on-write and the next pass slow
+for (let i = 0; i < REPS; i++) {
+  const c = timed(kernelWork);
+  sys.push(c.ms);
+  sink ^= c.r;
+}
+process.stdout.write(JSON.stringify({ cpuMs: median(cpu), memMs: median(mem), sysMs: median(sys), sink }) + '\n');

@@ -9,10 +9,10 @@ import type { Calibration } from '../core/types.ts';
 const WORK = fileURLToPath(new URL('./calibration-work.js', import.meta.url));
 
 /** One line of calibration-work.js output; throws when it is not one. */
-export function parseCalibrationLine(line: string): { cpuMs: number; memMs: number } {
-  const o = JSON.parse(line.trim()) as { cpuMs?: unknown; memMs?: unknown };
+export function parseCalibrationLine(line: string): { cpuMs: number; memMs: number; sysMs?: number } {
+  const o = JSON.parse(line.trim()) as { cpuMs?: unknown; memMs?: unknown; sysMs?: unknown };
   if (typeof o.cpuMs !== 'number' || typeof o.memMs !== 'number' || !(o.cpuMs > 0) || !(o.memMs > 0)) throw new Error(`not a calibration result: ${line.trim().slice(0, 80)}`);
-  return { cpuMs: o.cpuMs, memMs: o.memMs };
+  return typeof o.sysMs === 'number' && o.sysMs > 0 ? { cpuMs: o.cpuMs, memMs: o.memMs, sysMs: o.sysMs } : { cpuMs: o.cpuMs, memMs: o.memMs };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -27,5 +27,6 @@ export async function calibrate(cpus: number[], signal?: AbortSignal): Promise<C
     }),
   );
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { cpuMs: round3(mean(results.map((r) => r.cpuMs))), memMs: round3(mean(results.map((r) => r.memMs))), cpus: list };
+  const sys = results.flatMap((r) => (r.sysMs === undefined ? [] : [r.sysMs]));
+  return { cpuMs: round3(mean(results.map((r) => r.cpuMs))), memMs: round3(mean(results.map((r) => r.memMs))), ...(sys.length === results.length ? { sysMs: round3(mean(sys)) } : {}), cpus: list };
 }

@@ -45,9 +45,9 @@ test('explain: the cell beside its reference, with monitor summaries, per-round 
   t.regex(text, /^reference +baremetal\/kernel-compile\/none:none/m);
   t.regex(text, /harness on the same CPUs \(no spare one\)/);
   // one line per run, the cell's and the reference's, with the monitors' columns that any run has
-  t.regex(text, /^run +start +wall_s +calib ms +host io psi% +nbr cpu% +artifacts$/m);
-  t.regex(text, /^cell #1 +00:00:20 +15 +50 +40 +95 +runs\/x#1$/m);
-  t.regex(text, /^ref  #2 +00:01:00 +11 +50 +2 +- +runs\/x#2$/m);
+  t.regex(text, /^run +start +wall_s +calib ms +calib sys ms +host io psi% +nbr cpu% +artifacts$/m);
+  t.regex(text, /^cell #1 +00:00:20 +15 +50 +- +40 +95 +runs\/x#1$/m);
+  t.regex(text, /^ref  #2 +00:01:00 +11 +50 +- +2 +- +runs\/x#2$/m);
   // per round: 15/10 and 16.5/11
   t.regex(text, /^#1 +20s +1\.5 +1$/m);
   t.regex(text, /^#2 +30s +1\.5 +1$/m);

@@ -69,5 +69,6 @@ test('interval values: stall percentages of wall time, CPU split, context switch
 
 test('calibration output line', (t) => {
   t.deepEqual(parseCalibrationLine('{"cpuMs":51.2,"memMs":12.3,"sink":1}\n'), { cpuMs: 51.2, memMs: 12.3 });
+  t.deepEqual(parseCalibrationLine('{"cpuMs":52.0,"memMs":7.4,"sysMs":47.0,"sink":1746550378}'), { cpuMs: 52, memMs: 7.4, sysMs: 47 });
   t.throws(() => parseCalibrationLine('{"cpuMs":0,"memMs":1}'), { message: /not a calibration result/ });
 });

@@ -58,6 +58,12 @@ test('round_ratio pairs each rep with the reference rep of the same round; drift
   t.deepEqual(header, [...SUMMARY_COLUMNS]);
 });
 
+test("calib_spread takes the kernel work's spread where it moved more than the CPU loop", (t) => {
+  const withSys = (x: Sample, sysMs: number) => ({ ...x, calibration: { ...x.calibration!, sysMs } });
+  const rows = summarize([withSys(sample('bm', 1, 10, 50), 40), withSys(sample('bm', 2, 10, 50), 60), withSys(sample('x', 1, 10, 50, 'bm'), 50), withSys(sample('x', 2, 10, 50, 'bm'), 50)]);
+  t.is(rows.find((r) => r.cell === 'x')!.calib_spread, 20 / 50);
+});
+
 test('no calibration on the samples: calib_spread empty and no drift note', (t) => {
   const strip = (s: Sample) => {
     const { calibration: _c, ...rest } = s;
