@@ -9,7 +9,7 @@ import type { GuestCgroupPaths } from '../core/types.ts';
 import { cpuSplit, parseCgroupCpu, parseCgroupIo, parsePressure, parseProcStat, type Pressure, type ProcStat } from './proc.ts';
 
 export const MONITOR_INTERVAL_MS = 1000;
-/** Cap of a run's monitor file: a 30-minute paper-profile run at 1 s writes about half of it. */
+/** Cap of a run's monitor file: ~520 bytes a second for a guest alone (~770 beside a neighbour), so a 30-minute paper-profile run alone fits (~0.9 MiB). */
 export const MONITOR_FILE_CAP = 1024 * 1024;
 const RESOURCES = ['cpu', 'memory', 'io'] as const;
 const SHORT: Record<(typeof RESOURCES)[number], string> = { cpu: 'cpu', memory: 'mem', io: 'io' };
