@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { writeFileAtomic } from '../core/atomic.ts';
 import type { Sample } from '../core/types.ts';
+import { relativeSpread, roundRatio } from './rounds.ts';
 import { readSamplesJsonl } from './samples.ts';
 import { describe, ratioCI, tQuantile } from './stats.ts';
 
@@ -37,6 +38,11 @@ export interface SummaryRow {
   ratio: number;
   ratio_ci95_low: number;
   ratio_ci95_high: number;
+  round_ratio: number;
+  round_ratio_ci95_low: number;
+  round_ratio_ci95_high: number;
+  round_pairs: number;
+  calib_spread: number;
   dnf: number;
   errors: number;
   boot_s: number;
@@ -72,6 +78,11 @@ export const SUMMARY_COLUMNS = [
   'ratio',
   'ratio_ci95_low',
   'ratio_ci95_high',
+  'round_ratio',
+  'round_ratio_ci95_low',
+  'round_ratio_ci95_high',
+  'round_pairs',
+  'calib_spread',
   'dnf',
   'errors',
   'boot_s',
@@ -115,6 +126,13 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   ratio_ci95_low:
     "Lower bound of the 95% confidence interval of the ratio (Fieller's theorem, independent samples, t at Welch-Satterthwaite df); empty when unbounded or not estimable.",
   ratio_ci95_high: 'Upper bound of the 95% confidence interval of the ratio; empty when unbounded or not estimable.',
+  round_ratio:
+    'Ratio within rounds: every round runs every cell, so rep r of this cell is paired with rep r of the reference; the geometric mean of those per-round ratios. Host drift slower than a round cancels out of it; empty without a reference or a pair.',
+  round_ratio_ci95_low: 'Lower bound of the 95% Student-t interval of the mean log per-round ratio, back-transformed; empty with fewer than 2 pairs.',
+  round_ratio_ci95_high: 'Upper bound of the same interval; empty with fewer than 2 pairs.',
+  round_pairs: 'Rounds in which both this cell and its reference have an ok value (the pairs behind round_ratio).',
+  calib_spread:
+    "The host's speed over the runs of this cell and its reference: (max - min) / median of the calibration's times (samples' calibration.cpuMs, and sysMs where recorded: the larger spread), the same fixed work before every run; empty when fewer than 2 runs were calibrated.",
   dnf: "Measured runs that did not finish (hit their timeout): samples with status 'dnf'.",
   errors: "Measured runs that failed: samples with status 'error'.",
   boot_s: "VM and container platforms: mean seconds from starting the measured guest (its hypervisor, or lxc-start) to the guest answering commands (launch time), over the cell's measured runs; empty for bare metal.",
@@ -216,6 +234,18 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
     }
   }
 
+  const rounds = reference === '' ? undefined : groups.get(reference)?.get(group.metric);
+  const byRep = (g: Group) => new Map(g.ok.map((x) => [x.rep, x.value as number]));
+  const within = rounds && group.ok.length > 0 ? roundRatio(byRep(group), byRep(rounds)) : { ratio: NaN, low: NaN, high: NaN, pairs: 0 };
+  const calibrated = [...group.samples, ...(rounds?.samples ?? [])].filter((x) => !x.warmup && x.calibration);
+  // the larger of the CPU loop's and the kernel work's spreads (a host's syscall speed can move alone)
+  const sysSpread = relativeSpread(calibrated.flatMap((x) => (x.calibration!.sysMs === undefined ? [] : [x.calibration!.sysMs])));
+  const calibSpread = Math.max(relativeSpread(calibrated.map((x) => x.calibration!.cpuMs)), Number.isNaN(sysSpread) ? -Infinity : sysSpread);
+  const effect = Math.abs((Number.isNaN(within.ratio) ? ratio.ratio : within.ratio) - 1);
+  if (calibSpread > effect) {
+    notes.push(`host speed moved ${(calibSpread * 100).toFixed(1)}% over these runs (calibration) - more than the ${(effect * 100).toFixed(1)}% effect: prefer round_ratio and more rounds`);
+  }
+
   const boots = group.samples.flatMap((s) => (s.warmup || s.bootSeconds === undefined ? [] : [s.bootSeconds]));
   return {
     suite: first.suite,
@@ -245,6 +275,11 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
     ratio: ratio.ratio,
     ratio_ci95_low: ratio.low,
     ratio_ci95_high: ratio.high,
+    round_ratio: within.ratio,
+    round_ratio_ci95_low: within.low,
+    round_ratio_ci95_high: within.high,
+    round_pairs: within.pairs,
+    calib_spread: calibSpread,
     dnf: group.samples.filter((s) => s.status === 'dnf').length,
     errors: group.samples.filter((s) => s.status === 'error').length,
     boot_s: boots.length ? boots.reduce((a, b) => a + b, 0) / boots.length : NaN,

@@ -36,7 +36,14 @@ export interface RunOptions {
   vcpus: number;
   memoryBytes: number;
   pidsMax: number;
+  /** VM guests' kernel mitigations: host (default) follows the host kernel's setting; auto or off are explicit choices, recorded in the rows. */
+  guestMitigations?: GuestMitigations;
+  /** --no-monitors: no PSI/CPU/memory sampling beside the measured runs (to measure the monitors' own cost). */
+  noMonitors?: boolean;
 }
+
+export const GUEST_MITIGATIONS = ['host', 'auto', 'off'] as const;
+export type GuestMitigations = (typeof GUEST_MITIGATIONS)[number];
 
 export const HELP = (def: SuiteDefinition, names: { neighbours: string[] }) => `usage: npm run suite ${def.name} -- [options]
 
@@ -63,6 +70,12 @@ options:
   --accel auto|kvm|tcg          VM platforms: auto (default) uses KVM where a probe guest boots under it, else
                                 TCG emulation at the smoke profile only; tcg forces emulation at any profile;
                                 kvm makes VM platforms unavailable without KVM. TCG samples say accel=tcg
+  --guest-mitigations host|auto|off
+                                VM guests' kernel CPU-vulnerability mitigations: host (default) follows the
+                                host kernel's setting (its mitigations= and per-issue switches); auto and off are
+                                explicit choices, recorded in the manifest and on every VM sample
+  --no-monitors                 do not sample PSI, CPU split and the guests' cgroups beside the runs (they cost
+                                well under 1%; this measures that)
   --compare-to baseline|DIR     after the run, compare with the accepted baseline of this suite and host (or
                                 with DIR); suspect cells get more runs first; exit 0 no regression, 1 regression
                                 (or runs in error), 2 bad input
@@ -146,6 +159,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         memory: { type: 'string' },
         'pids-max': { type: 'string' },
         accel: { type: 'string' },
+        'guest-mitigations': { type: 'string' },
+        'no-monitors': { type: 'boolean' },
         resume: { type: 'string' },
         'compare-to': { type: 'string' },
         'dry-run': { type: 'boolean' },
@@ -197,5 +212,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
     memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
+    ...(v['guest-mitigations'] !== undefined ? { guestMitigations: oneOf('guest mitigation setting', v['guest-mitigations'], GUEST_MITIGATIONS) } : {}),
+    ...(v['no-monitors'] ? { noMonitors: true } : {}),
   };
 }

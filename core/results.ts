@@ -37,6 +37,12 @@ export interface Manifest {
   adaptive?: import('../analysis/adaptive.ts').AdaptiveRecord[];
   /** --compare-to: cells compare suspected and re-ran before its verdict. */
   recheck?: { cells: string[]; extraReps: number };
+  /** VM guests' kernel mitigations: the choice, the arguments the guests got, and the host's own state. */
+  guestMitigations?: { choice: string; args: string; label: string; hostVulnerabilities: Record<string, string> };
+  /** Monitors beside the measured runs: whether on, their interval, and which sources this host offers. */
+  monitors?: { enabled: boolean; intervalS?: number; sources?: Record<string, string> };
+  /** Host CPUs the measured guests are pinned to, and where the harness itself ran ('all': it shared them). */
+  harnessCpus?: { measured: number[]; harness: number[] | 'all'; note?: string };
 }
 
 export function stamp(d = new Date()): string {

@@ -1,7 +1,7 @@
 // The runner: validate, plan, prepare once, then every planned run in its seeded interleaved
 // order: fresh guests -> workload setup -> neighbour start -> measured run (timeout = DNF) ->
 // neighbour stop -> guests destroyed, samples appended. Cleanup runs on success, failure and signals.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ADAPTIVE_DEFAULTS, adaptiveRecord, cellsNeedingMore, repCap, decideRepetitions, extraRound, type AdaptiveReason, type AdaptiveRecord } from '../analysis/adaptive.ts';
@@ -15,7 +15,7 @@ import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
 import { UnavailableError, UsageError, errorMessage, fileSystemError } from './errors.ts';
 import { acquireLock } from './lock.ts';
-import { CACHE_DIR, ensurePackages, gitCommit, hostFacts, isRoot, toolVersions } from './host.ts';
+import { CACHE_DIR, ensurePackages, gitCommit, hostFacts, isDebianLike, isRoot, missingPackages, toolVersions } from './host.ts';
 import { cpuLayout, expandCells, sampleCellFields, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
 import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
@@ -23,8 +23,16 @@ import { Progress, formatDuration } from './progress.ts';
 import { MANIFEST, SAMPLES, SampleWriter, checkResumable, newResultDir, readManifest, repairSamples, writeManifest, type Manifest } from './results.ts';
 import { checkOutputTarget, resultBytes } from './out-check.ts';
 import { sweepWatchdogs } from './watchdog.ts';
-import type { Accel, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from './types.ts';
+import type { Accel, Calibration, Cell, Driver, GuestSpec, Guest, Metric, PrepareContext, Profile, ProfileName, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share, Workload } from './types.ts';
+import { COMMAND_CAP, RAW_CAP, makeRunDir, runArtifactsDir, writeArtifact } from './artifacts.ts';
+import { recordingGuest, type RecordedCommand } from './recording-guest.ts';
+import { calibrate } from '../monitors/calibration.ts';
+import { cpuSplit, parseProcStat, type ProcStat } from '../monitors/proc.ts';
+import { RunMonitor } from '../monitors/sampler.ts';
 import { cgroupLayout } from '../drivers/cgroups.ts';
+import { currentGuestMitigations, hostVulnerabilities } from '../drivers/mitigations.ts';
+import { MONITOR_INTERVAL_MS, monitorSources } from '../monitors/sampler.ts';
+import { execa } from 'execa';
 
 const GiB = 1024 ** 3;
 /** Seconds a guest pair costs beyond the workload (provision, destroy), for estimates. */
@@ -104,6 +112,8 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
   const profile: Profile = { ...PROFILES[opts.profile], reps: opts.reps, warmup: opts.warmup, timeoutS: opts.timeoutS, pidsMax: opts.pidsMax };
   // the VM drivers read their accelerator choice from the environment (also how tests set it)
   if (opts.accel) process.env.VIRTBENCH_ACCEL = opts.accel;
+  // likewise the VM guests' kernel mitigations (drivers/mitigations.ts): the host's unless chosen
+  process.env.VIRTBENCH_GUEST_MITIGATIONS = opts.guestMitigations ?? 'host';
 
   const chosen = opts.platforms ?? def.platforms.filter((p) => p in DRIVERS);
   const drivers = chosen.map((p) => DRIVERS[p]!);
@@ -131,8 +141,13 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io): Prom
     }
   }
   // dry run: probe without installing or creating anything
-  // VM platforms under TCG are estimated as such, as in a real run
-  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name);
+  // VM platforms under TCG are estimated as such, as in a real run; a platform that cannot run only
+  // because its host packages are missing is planned, as the real run installs them first
+  const workloadsAndNeighbours = [...workloadNames.map((n) => WORKLOADS[n]!), ...neighbourNames.map((n) => NEIGHBOURS[n]!)];
+  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name, async (d) => (isDebianLike() ? missingPackages(d.hostPackages) : []));
+  const wanted = hostPackagesFor(available, workloadsAndNeighbours);
+  const missing = isDebianLike() ? await missingPackages(wanted) : [];
+  if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
   const plan = makePlan(def, opts, available.map((d) => d.name), profile, io);
   printPlan(plan, profile, done, io, accel);
   if (opts.repsAuto) {
@@ -212,15 +227,35 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   io.out(`${todo.length} runs${already ? ` (${already} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 
-/** The platforms that can run here, and the accelerator each one's probe found (for estimates and timeouts). */
-async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
+/**
+ * Every host package a run of these platforms, workloads and neighbours needs: the drivers' own,
+ * the workloads' host-side ones, and where guests are host processes (bare metal) the workloads'
+ * guest packages too.
+ */
+export function hostPackagesFor(drivers: Pick<Driver, 'hostPackages' | 'guestIsHost'>[], work: Pick<Workload, 'hostPackages' | 'guestPackages'>[]): string[] {
+  const all = [...drivers.flatMap((d) => d.hostPackages), ...work.flatMap((w) => w.hostPackages ?? [])];
+  if (drivers.some((d) => d.guestIsHost)) all.push(...work.flatMap((w) => w.guestPackages));
+  return [...new Set(all)];
+}
+
+/**
+ * The platforms that can run here, and the accelerator each one's probe found (for estimates and
+ * timeouts). `installable` (dry runs): a platform whose probe fails while it has host packages to
+ * install is kept, said so, and estimated as native: the real run installs them before probing.
+ */
+async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName, installable?: (d: Driver) => Promise<string[]>): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
   const ok: Driver[] = [];
   const accel: Record<string, Accel> = {};
   for (const d of drivers) {
     const p = await d.probe(profile);
+    const toInstall = p.ok || !installable ? [] : await installable(d);
     if (p.ok) {
       ok.push(d);
       accel[d.name] = p.accel ?? 'native';
+    } else if (toInstall.length > 0) {
+      ok.push(d);
+      accel[d.name] = 'native';
+      io.err(`platform ${d.name} cannot run yet (${p.reason}): the real run installs ${toInstall.join(', ')} first and probes it then; estimated as native`);
     } else if (explicit) throw new UnavailableError(`platform ${d.name} cannot run here: ${p.reason}`);
     else io.err(`skipping platform ${d.name}: ${p.reason}`);
   }
@@ -252,10 +287,7 @@ async function execute(
   }
   const workloads = workloadNames.map((n) => WORKLOADS[n]!);
   const neighbours = neighbourNames.map((n) => NEIGHBOURS[n]!);
-  await ensurePackages(
-    [...candidates.flatMap((d) => d.hostPackages), ...workloads.flatMap((w) => w.hostPackages ?? []), ...neighbours.flatMap((n) => n.hostPackages ?? [])],
-    log,
-  );
+  await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours]), log);
   const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), profile, io);
   if (resumeDir) samePlan(readManifest(resumeDir), plan, resumeDir);
@@ -265,6 +297,8 @@ async function execute(
     if (pp.timeoutS !== profile.timeoutS) log(`note: ${p} runs under TCG: its run timeout is ${formatDuration(pp.timeoutS)} (${TCG_SLOWDOWN}x the profile's; --timeout sets it)`);
   }
   const facts = await hostFacts(cgroupLayout().version);
+  const mitigations = currentGuestMitigations();
+  const harnessCpus = await moveHarnessOffMeasuredCpus(plan, log);
   if (compareBase) {
     // the same machine as the baseline, or the whole run would end in a refused comparison
     const diffs = hostDifferences(readManifest(compareBase), { host: facts } as Manifest);
@@ -288,13 +322,18 @@ async function execute(
     tools: await toolVersions(),
     harness: await gitCommit(process.cwd()),
     caveats: hostCaveats(),
+    guestMitigations: { ...mitigations, hostVulnerabilities: hostVulnerabilities() },
+    monitors: opts.noMonitors ? { enabled: false } : { enabled: true, intervalS: MONITOR_INTERVAL_MS / 1000, sources: monitorSources(cgroupLayout().version, cgroupLayout().unified) },
+    harnessCpus,
   };
+  for (const line of harnessCpus.note ? [harnessCpus.note] : []) manifest.caveats.push(line);
   if (!resumeDir) writeManifest(dir, manifest);
   else if (!existsSync(join(dir, MANIFEST))) throw new UsageError(`${dir}: no manifest`);
   log(`results: ${dir}`);
   for (const c of manifest.caveats) log(`caveat: ${c}`);
 
   const writer = new SampleWriter(join(dir, SAMPLES));
+  const recording: RunRecording = { dir, monitors: !opts.noMonitors, guestMitigations: mitigations.label };
   let errors = 0;
   let verdict: Verdict | undefined;
   try {
@@ -311,7 +350,7 @@ async function execute(
         for (const run of todo) {
           if (abort.signal.aborted) break;
           progress.begin(`${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}`);
-          const samples = await measure(run, def.name, plan, profiles[run.cell.platform]!, prep, shares, abort.signal, progress.log.bind(progress));
+          const samples = await measure(run, def.name, plan, profiles[run.cell.platform]!, prep, shares, abort.signal, progress.log.bind(progress), recording);
           if (abort.signal.aborted) break; // an interrupted run is not data
           writer.append(samples);
           const first = samples[0]!;
@@ -400,6 +439,29 @@ async function compareWithRecheck(baseline: string, dir: string, cells: Cell[], 
   return { ...(await compareDirs(baseline, dir, { allowPartial: true })), recheck: { cells: suspects, extraReps: opts.reps } };
 }
 
+/**
+ * The harness (this node process, its threads and the helpers it starts: lxc-attach, the monitors)
+ * moves to host CPUs that no measured guest is pinned to, where the host has such CPUs; guests'
+ * processes leave that mask as they join their cpuset. Without spare CPUs it says so.
+ */
+async function moveHarnessOffMeasuredCpus(plan: Plan, log: (l: string) => void): Promise<{ measured: number[]; harness: number[] | 'all'; note?: string }> {
+  const n = cpus().length;
+  const measured = new Set<number>();
+  for (const c of plan.cells) {
+    const guests = 1 + (c.neighbour === 'none' ? 0 : 1) + (WORKLOADS[c.workload]?.tiers?.length ?? 0);
+    for (const g of cpuLayout(c.cpuPolicy, plan.vcpus, n, guests)) for (const cpu of g) measured.add(cpu);
+  }
+  const spare = Array.from({ length: n }, (_, i) => i).filter((i) => !measured.has(i));
+  const list = [...measured].sort((a, b) => a - b);
+  if (spare.length === 0) {
+    return { measured: list, harness: 'all', note: `the harness shares the measured CPUs: the guests are pinned to all ${n} host CPUs, none is left for it (its own work between runs is idle during a measured run except the 1 s monitor tick)` };
+  }
+  const r = await execa('taskset', ['-a', '-p', '-c', spare.join(','), String(process.pid)], { reject: false, all: true });
+  if (r.exitCode !== 0) return { measured: list, harness: 'all', note: `could not move the harness off the measured CPUs: ${(r.all ?? '').trim().split('\n').at(-1)}` };
+  log(`harness moved to host CPU(s) ${spare.join(',')}, off the measured guests' ${list.join(',')}`);
+  return { measured: list, harness: spare };
+}
+
 function hostCaveats(): string[] {
   const out: string[] = [];
   try {
@@ -449,6 +511,25 @@ function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<
 
 let guestCounter = 0;
 
+/** What every measured run records beside its metrics (calibration, monitors, artifacts). */
+interface RunRecording {
+  /** The result directory: artifacts go to its runs/<cell>#<rep>/. */
+  dir: string;
+  monitors: boolean;
+  /** VM platforms: the guest kernel's mitigation setting (label). */
+  guestMitigations: string;
+}
+
+/** The guest's aggregate /proc/stat through its own transport (VM guests: the agent), or undefined. */
+async function guestProcStat(g: Guest): Promise<ProcStat | undefined> {
+  try {
+    const r = await g.sh('head -1 /proc/stat', { timeoutMs: 10_000, check: false });
+    return r.exitCode === 0 ? parseProcStat(r.stdout) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function measure(
   run: PlannedRun,
   suite: string,
@@ -458,6 +539,7 @@ async function measure(
   shares: Map<string, Share[]>,
   outer: AbortSignal,
   log: (line: string) => void,
+  rec: RunRecording,
 ): Promise<Sample[]> {
   const cell = run.cell;
   const driver = DRIVERS[cell.platform]!;
@@ -478,6 +560,20 @@ async function measure(
   let message: string | undefined;
   let metrics: Metric[] = [];
   let neighbourDetail: Record<string, number | string> | undefined;
+  let raw: RawOutput[] = [];
+  const commands: RecordedCommand[] = [];
+  let monitor: RunMonitor | undefined;
+  let context: Record<string, number> | undefined;
+  let stealStart: ProcStat | undefined;
+  const artifacts = runArtifactsDir(cell.id, run.rep, run.warmup);
+  const artifactDir = makeRunDir(rec.dir, artifacts);
+  // the host's speed just before the run, on the CPUs the measured guest gets
+  let calibration: Calibration | undefined;
+  try {
+    calibration = await calibrate(layout[0]!, ac.signal);
+  } catch (err) {
+    log(`calibration failed (${errorMessage(err)}); this run has none`);
+  }
   const start = new Date();
   try {
     target = await driver.provision(specFor(`${id}-target`, plan, profile, layout[0]!, cell, shares.get(`w:${workload.name}`) ?? []), ctx);
@@ -499,12 +595,26 @@ async function measure(
     }
     const measured = new AbortController();
     const runCtx: RunContext = { ...ctx, signal: AbortSignal.any([ac.signal, measured.signal]) };
-    const work = workload.run(tg, runCtx);
+    if (rec.monitors) {
+      const watched = guests.flatMap((g, i) => {
+        const paths = g.cgroupPaths?.();
+        const role = g === tg ? 'target' : neighbour && i === guests.length - 1 ? 'neighbour' : (Object.entries(ctx.tiers).find(([, t]) => t === g)?.[0] ?? `guest${i}`);
+        return paths ? [{ role, paths }] : [];
+      });
+      if (tg.accel !== 'native') stealStart = await guestProcStat(tg);
+      // a resumed run replaces what an interrupted attempt of it left
+      rmSync(join(artifactDir, 'monitor.jsonl'), { force: true });
+      monitor = new RunMonitor(watched, join(artifactDir, 'monitor.jsonl'));
+      monitor.start();
+    }
+    const work = workload.run(recordingGuest(tg, commands), runCtx);
     try {
-      metrics = await deadline(work, profile.timeoutS * 1000, () => {
+      const result = await deadline(work, profile.timeoutS * 1000, () => {
         measured.abort();
         void tg.killAll().catch(() => undefined);
       });
+      metrics = Array.isArray(result) ? result : result.metrics;
+      raw = Array.isArray(result) ? [] : (result.raw ?? []);
     } catch (err) {
       if (!(err instanceof Timeout)) throw err;
       status = 'dnf';
@@ -521,6 +631,14 @@ async function measure(
       message = errorMessage(err);
     }
   } finally {
+    if (monitor) {
+      context = monitor.stop();
+      if (stealStart && target) {
+        const end = await guestProcStat(target);
+        const split = end ? cpuSplit(stealStart, end) : undefined;
+        if (split && Number.isFinite(split.stealPct)) context.vm_steal_pct = Math.round(split.stealPct * 1000) / 1000;
+      }
+    }
     if (neighbourTimer) clearTimeout(neighbourTimer);
     if (running) {
       try {
@@ -540,6 +658,11 @@ async function measure(
   }
   const end = new Date();
   const accel = target?.accel ?? 'native';
+  try {
+    writeRunArtifacts(artifactDir, { cell, run, driver: driver.name, target, commands, raw, calibration, context, status, message, start, end });
+  } catch (err) {
+    log(`could not write the artifacts of ${cell.id} rep ${run.rep}: ${errorMessage(err)}`);
+  }
   return workload.metrics.map((m) => {
     const got = metrics.find((x) => x.metric === m.metric);
     const missing = status === 'ok' && (got === undefined || !Number.isFinite(got.value));
@@ -562,6 +685,52 @@ async function measure(
       neighbourDetail,
       ...(got?.note ? { note: got.note } : {}),
       ...(target?.bootSeconds !== undefined ? { bootSeconds: Math.round(target.bootSeconds * 1000) / 1000 } : {}),
+      ...(calibration ? { calibration } : {}),
+      ...(context && Object.keys(context).length ? { context } : {}),
+      ...(accel !== 'native' ? { guestMitigations: rec.guestMitigations } : {}),
+      artifacts,
     };
   });
+}
+
+/** command.json, the workload's raw output files and run.json (what the samples say, in one place). */
+function writeRunArtifacts(
+  dir: string,
+  r: {
+    cell: Cell;
+    run: PlannedRun;
+    driver: string;
+    target?: Guest;
+    commands: RecordedCommand[];
+    raw: RawOutput[];
+    calibration?: Calibration;
+    context?: Record<string, number>;
+    status: SampleStatus;
+    message?: string;
+    start: Date;
+    end: Date;
+  },
+): void {
+  const command = {
+    note: 'every command the workload gave the measured guest during the timed part, with the environment each started with (the guest environment plus the call\'s own)',
+    platform: r.driver,
+    guest: r.target?.name,
+    guestEnvironment: r.target?.environment ?? null,
+    commands: r.commands,
+  };
+  writeArtifact(dir, 'command.json', JSON.stringify(command, null, 2) + '\n', COMMAND_CAP);
+  for (const f of r.raw) writeArtifact(dir, f.name, f.text, RAW_CAP);
+  const summary = {
+    cell: r.cell.id,
+    rep: r.run.rep,
+    warmup: r.run.warmup,
+    status: r.status,
+    ...(r.message ? { message: r.message } : {}),
+    start: r.start.toISOString(),
+    end: r.end.toISOString(),
+    calibration: r.calibration ?? null,
+    context: r.context ?? null,
+    files: ['command.json', ...r.raw.map((f) => f.name), ...(r.context ? ['monitor.jsonl'] : [])],
+  };
+  writeArtifact(dir, 'run.json', JSON.stringify(summary, null, 2) + '\n', COMMAND_CAP);
 }

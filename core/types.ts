@@ -65,6 +65,19 @@ export interface GuestProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** Where the host sees a guest's cgroup, for monitors that read it from outside (absolute directories). */
+export interface GuestCgroupPaths {
+  /** A cgroup v2 directory of the guest (the unified hierarchy on v1 hosts) with cpu/memory/io.pressure files. */
+  psi?: string;
+  /** v1: the memory controller's directory; v2: the guest's directory. */
+  memory?: string;
+  /** v1: the blkio controller's directory; v2: the guest's directory. */
+  io?: string;
+  /** v1: the cpuacct controller's directory; v2: the guest's directory. */
+  cpu?: string;
+  version: 1 | 2;
+}
+
 export interface GuestUsage {
   memoryBytes?: number;
   cpuSeconds?: number;
@@ -89,6 +102,10 @@ export interface Guest {
   /** Address on the harness network, if attached. */
   address(): string | undefined;
   usage(): Promise<GuestUsage>;
+  /** The guest's cgroup as the host sees it (bare metal, containers, QEMU's group), for monitors. */
+  cgroupPaths?(): GuestCgroupPaths | undefined;
+  /** The environment every command in this guest starts with (before ExecOptions.env), for the run's artifacts. */
+  readonly environment?: Record<string, string>;
   /** Kill every process in the guest without destroying it (used to stop adversaries). */
   killAll(): Promise<void>;
   /**
@@ -111,6 +128,8 @@ export interface Driver {
   readonly description: string;
   /** Host packages (Debian names) this driver needs, installed by the harness when missing. */
   readonly hostPackages: string[];
+  /** Guests are host processes (bare metal): the workloads' guest packages are then host packages too. */
+  readonly guestIsHost?: boolean;
   /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
   readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
   /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
@@ -132,6 +151,19 @@ export interface Metric extends MetricSpec {
   value: number;
   /** How the value was obtained when that can differ between runs (e.g. which tool measured it). */
   note?: string;
+}
+
+/** A file the workload hands to the run's artifacts (runs/<cell>#<rep>/<name>): its tool's raw output or its tail. */
+export interface RawOutput {
+  /** File name, e.g. 'make.log', 'fio.json' (no directories). */
+  name: string;
+  text: string;
+}
+
+/** What Workload.run may return instead of bare metrics: the metrics plus the tool's raw output. */
+export interface RunResult {
+  metrics: Metric[];
+  raw?: RawOutput[];
 }
 
 export interface Profile {
@@ -184,8 +216,8 @@ export interface Workload {
   prepareHost?(ctx: PrepareContext): Promise<Share[]>;
   /** Per guest, unmeasured. */
   setup(guest: Guest, ctx: RunContext): Promise<void>;
-  /** The measured part. */
-  run(guest: Guest, ctx: RunContext): Promise<Metric[]>;
+  /** The measured part: its metrics, or its metrics with the tool's raw output (kept as run artifacts). */
+  run(guest: Guest, ctx: RunContext): Promise<Metric[] | RunResult>;
 }
 
 export interface RunningNeighbour {
@@ -258,4 +290,27 @@ export interface Sample {
   note?: string;
   /** VM and container platforms: the measured guest's launch time (hypervisor or lxc-start to ready), seconds. */
   bootSeconds?: number;
+  /** The host's speed just before this run (the fixed calibration work on the measured guest's CPUs). */
+  calibration?: Calibration;
+  /**
+   * What the host and the guest did during the run (monitors' per-run mean/max: PSI, CPU split,
+   * context switches, the guest's memory and I/O, steal). Context for a reader, never judged by compare.
+   */
+  context?: Record<string, number>;
+  /** VM platforms: the guest kernel's mitigation setting ('host: <args>' follows the host's; else the explicit choice). */
+  guestMitigations?: string;
+  /** The run's artifacts directory, relative to the result directory (runs/<cell>#<rep>). */
+  artifacts?: string;
+}
+
+/** The fixed calibration work's times: the same work every time, so a slower host shows as larger values. */
+export interface Calibration {
+  /** Milliseconds of the fixed integer loop, mean over the measured guest's CPUs (one process per CPU, at once). */
+  cpuMs: number;
+  /** Milliseconds of the fixed memory pass (write then read a buffer larger than the caches), same CPUs. */
+  memMs: number;
+  /** Milliseconds of the fixed kernel work (2 process starts, 2000 stat calls), same CPUs. */
+  sysMs?: number;
+  /** The host CPUs it ran on. */
+  cpus: number[];
 }

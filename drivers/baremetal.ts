@@ -7,19 +7,21 @@ import { onCleanup } from '../core/cleanup.ts';
 import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
 import { HarnessCgroup, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
-import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
+import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
 // Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes; then,
 // in a private mount namespace (no cost to the workload), binds read-only shares read-only over
 // themselves, so that a guest cannot write into the harness's caches even as root.
 const JOIN_AND_EXEC = 'for f in $VB_PROCS; do echo $$ > "$f" || exit 112; done; unset VB_PROCS; exec unshare --mount --propagation private bash -c "$VB_MOUNT_RO"';
+// Every VB_* variable is unset before the script runs: it starts with GUEST_ENV and its own env only.
 const MOUNT_RO_AND_EXEC =
-  'while IFS= read -r d; do [ -z "$d" ] || mount --bind -o ro "$d" "$d" || exit 113; done <<< "$VB_RO"; unset VB_RO VB_MOUNT_RO; exec bash -c "$VB_SCRIPT"';
+  'while IFS= read -r d; do [ -z "$d" ] || mount --bind -o ro "$d" "$d" || exit 113; done <<< "$VB_RO"; s=$VB_SCRIPT; unset VB_RO VB_MOUNT_RO VB_SCRIPT; exec bash -c "$s"';
 
 class BareMetalGuest implements Guest {
   readonly platform = 'baremetal';
   readonly accel = 'native' as const;
   readonly workdir: string;
+  readonly environment = GUEST_ENV;
   private readonly root: string;
   private undo?: () => Promise<void>;
 
@@ -48,7 +50,9 @@ class BareMetalGuest implements Guest {
     return {
       file: 'bash',
       args: ['-c', JOIN_AND_EXEC],
+      extendEnv: false,
       env: {
+        ...GUEST_ENV,
         ...opts.env,
         VB_PROCS: this.cgroup.procsFiles().join(' '),
         VB_MOUNT_RO: MOUNT_RO_AND_EXEC,
@@ -82,6 +86,10 @@ class BareMetalGuest implements Guest {
     return this.cgroup.usage();
   }
 
+  cgroupPaths() {
+    return this.cgroup.paths();
+  }
+
   async killAll(): Promise<void> {
     await this.cgroup.killAll();
   }
@@ -103,7 +111,9 @@ class BareMetalGuest implements Guest {
 const baremetal: Driver = {
   name: 'baremetal',
   description: 'host processes in a harness cgroup with the same limits as a container',
-  hostPackages: [],
+  // the workloads' guest packages (redis-server, fio, a JDK...) are installed on the host instead
+  hostPackages: ['procps', 'iproute2'],
+  guestIsHost: true,
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'baremetal needs root to create cgroups; run as root' };
     return { ok: true, accel: 'native' };

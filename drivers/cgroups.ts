@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
-import type { GuestSpec, GuestUsage } from '../core/types.ts';
+import type { GuestCgroupPaths, GuestSpec, GuestUsage } from '../core/types.ts';
 
 export type CgroupVersion = 1 | 2;
 
@@ -12,6 +12,11 @@ export interface CgroupLayout {
   version: CgroupVersion;
   /** v1: controller -> mount point; v2: every controller maps to the unified mount. */
   mounts: Record<string, string>;
+  /**
+   * v1 hosts with a v2 hierarchy mounted beside (systemd's hybrid layout): its mount point. It has no
+   * controllers, but every group in it has PSI files, so guests also join a group there.
+   */
+  unified?: string;
 }
 
 export interface CgroupSetting {
@@ -44,7 +49,7 @@ export function parseMountinfo(text: string): CgroupLayout {
       }
     }
   }
-  if (Object.keys(v1).length > 0) return { version: 1, mounts: v1 };
+  if (Object.keys(v1).length > 0) return v2 === undefined ? { version: 1, mounts: v1 } : { version: 1, mounts: v1, unified: v2 };
   if (v2 !== undefined) {
     const mounts: Record<string, string> = {};
     for (const c of [...CONTROLLERS, 'io']) mounts[c] = v2;
@@ -113,6 +118,27 @@ function uniqueDirs(layout: CgroupLayout, rel: string, controllers: readonly str
   return [...new Set(dirs)];
 }
 
+/** The directories of a harness group: one per v1 hierarchy plus the hybrid v2 one, or the v2 one. */
+function harnessDirs(layout: CgroupLayout, rel: string): string[] {
+  if (layout.version === 2) return uniqueDirs(layout, rel, ['cpu']);
+  return [...uniqueDirs(layout, rel, CONTROLLERS), ...(layout.unified ? [join(layout.unified, rel)] : [])];
+}
+
+/** Where monitors read a group's PSI, memory, CPU and I/O (see GuestCgroupPaths). */
+export function cgroupPathsFor(layout: CgroupLayout, rel: string, unifiedRel = rel): GuestCgroupPaths {
+  if (layout.version === 2) {
+    const d = dirFor(layout, 'cpu', rel);
+    return { version: 2, psi: d, memory: d, io: d, cpu: d };
+  }
+  return {
+    version: 1,
+    psi: layout.unified ? join(layout.unified, unifiedRel) : undefined,
+    memory: dirFor(layout, 'memory', rel),
+    io: dirFor(layout, 'blkio', rel),
+    cpu: dirFor(layout, 'cpuacct', rel),
+  };
+}
+
 function readTrim(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -130,11 +156,18 @@ export function ensureHarnessGroup(layout = cgroupLayout()): void {
     // registered first, so removed last: after every guest group below it is gone
     onCleanup('harness cgroup', async () => {
       parentRegistered = false;
-      await removeTree(uniqueDirs(layout, HARNESS_GROUP, layout.version === 1 ? CONTROLLERS : ['cpu']));
+      await removeTree(harnessDirs(layout, HARNESS_GROUP));
     });
   }
   if (layout.version === 1) {
-    for (const dir of uniqueDirs(layout, HARNESS_GROUP, CONTROLLERS)) mkdirSync(dir, { recursive: true });
+    if (layout.unified) {
+      try {
+        mkdirSync(join(layout.unified, HARNESS_GROUP), { recursive: true });
+      } catch {
+        layout.unified = undefined; // a read-only v2 mount: no per-guest PSI, said by the monitors' manifest entry
+      }
+    }
+    for (const dir of harnessDirs(layout, HARNESS_GROUP)) mkdirSync(dir, { recursive: true });
     const cpuset = dirFor(layout, 'cpuset', HARNESS_GROUP);
     const root = layout.mounts.cpuset;
     if (cpuset && root) {
@@ -174,7 +207,11 @@ export class HarnessCgroup {
   }
 
   dirs(): string[] {
-    return uniqueDirs(this.layout, this.rel, this.layout.version === 1 ? CONTROLLERS : ['cpu']);
+    return harnessDirs(this.layout, this.rel);
+  }
+
+  paths(): GuestCgroupPaths {
+    return cgroupPathsFor(this.layout, this.rel);
   }
 
   /** cgroup.procs files a new process must join (one per v1 hierarchy). */
@@ -329,6 +366,18 @@ export function cgroupUsage(layout: CgroupLayout, rel: string): GuestUsage {
   };
 }
 
+/** Where monitors read a process's groups (a container's init): its v1 memory group, and its '0::' group for PSI. */
+export function cgroupPathsOfPid(pid: number, layout = cgroupLayout()): GuestCgroupPaths | undefined {
+  const rel = cgroupOf(pid, 'memory', layout);
+  if (rel === undefined) return undefined;
+  if (layout.version === 2) return cgroupPathsFor(layout, rel);
+  const text = readTrim(`/proc/${pid}/cgroup`) ?? '';
+  const unifiedRel = text.match(/^0::\/(.*)$/m)?.[1];
+  const paths = cgroupPathsFor(layout, rel, unifiedRel ?? '');
+  // a process left in the v2 root would report the whole host's pressure as its own
+  return unifiedRel ? paths : { ...paths, psi: undefined };
+}
+
 /** Relative cgroup path of a process in a given controller's hierarchy (v2: the '0::' line). */
 export function cgroupOf(pid: number, controller: string, layout = cgroupLayout()): string | undefined {
   const text = readTrim(`/proc/${pid}/cgroup`);
@@ -344,7 +393,7 @@ export function cgroupOf(pid: number, controller: string, layout = cgroupLayout(
 /** Groups a crashed earlier run left under the harness parent group. */
 export async function sweepHarnessGroups(layout = cgroupLayout()): Promise<string[]> {
   const found: string[] = [];
-  for (const d of uniqueDirs(layout, HARNESS_GROUP, layout.version === 1 ? CONTROLLERS : ['cpu'])) {
+  for (const d of harnessDirs(layout, HARNESS_GROUP)) {
     for (const s of subdirs(d)) {
       const rel = join(HARNESS_GROUP, s.slice(d.length + 1));
       await killCgroup(layout, rel);

@@ -4,6 +4,17 @@
 import { execa, type ResultPromise } from 'execa';
 import type { ExecOptions, ExecResult, GuestProcess } from '../core/types.ts';
 
+/**
+ * The environment every guest command starts with, on every platform: bare metal gets exactly what
+ * a container's `lxc-attach --clear-env` gets, not the harness's own environment (whose size and
+ * variables would otherwise be a difference between the platforms).
+ */
+export const GUEST_ENV: Readonly<Record<string, string>> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LANG: 'C.UTF-8',
+};
+
 export interface Launch {
   file: string;
   args: string[];

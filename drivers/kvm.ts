@@ -15,8 +15,9 @@ import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
-import { GuestCommandError, withContext } from './guest-process.ts';
+import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { currentGuestMitigations } from './mitigations.ts';
 import { AgentConnection } from './vm-agent.ts';
 import { createOverlay, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
 
@@ -84,10 +85,13 @@ export function qemuArgs(o: QemuInput): string[] {
   return a;
 }
 
-/** Kernel command line: serial console, no reboot loop, and TCG's slow timer calibration skipped. */
-export function kernelCmdline(accelUsed: Accel, k: GuestKernel, extra: string): string {
+/**
+ * Kernel command line: serial console, no reboot loop, TCG's slow timer calibration skipped, and
+ * the mitigations of the run's setting (the host's by default: drivers/mitigations.ts).
+ */
+export function kernelCmdline(accelUsed: Accel, k: GuestKernel, extra: string, mitigations = currentGuestMitigations().args): string {
   const tcg = accelUsed === 'tcg' ? ` lpj=1000000 lapic_timer_period=${Math.round(1e9 / k.hz)} tsc=reliable` : '';
-  return `console=ttyS0 quiet panic=-1 mitigations=off${tcg} ${extra}`;
+  return `console=ttyS0 quiet panic=-1${mitigations ? ` ${mitigations}` : ''}${tcg} ${extra}`;
 }
 
 /** Boot kernel + initramfs only (vb.probe=1 powers off at once); true when it printed VB-PROBE-OK in time. */
@@ -165,6 +169,7 @@ export function consoleCause(file: string): string | undefined {
 
 export class KvmGuest implements Guest {
   readonly workdir = '/var/tmp/virtbench';
+  readonly environment = GUEST_ENV;
   /** QEMU start to agent ready, seconds (also logged). */
   bootSeconds?: number;
   private qemu?: ResultPromise;
@@ -310,7 +315,7 @@ export class KvmGuest implements Guest {
     if (!agent) throw new Error(`guest ${this.name} is not running`);
     const t0 = Date.now();
     const input = stdin ?? opts.input;
-    const cmd = agent.exec(withContext(`export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8\n${script}`, opts), {
+    const cmd = agent.exec(withContext(script, { ...opts, env: { ...GUEST_ENV, ...opts.env } }), {
       stdin: input as Buffer | string | undefined,
     });
     let timedOut = false;
@@ -389,6 +394,11 @@ export class KvmGuest implements Guest {
     return this.cgroup.usage();
   }
 
+  /** QEMU's group: the monitors see the VM from outside (vCPU threads' pressure, its memory and I/O). */
+  cgroupPaths() {
+    return this.cgroup.paths();
+  }
+
   async killAll(): Promise<void> {
     await this.agent?.killAll();
   }
@@ -458,7 +468,10 @@ export async function sweepVms(platform: string): Promise<string[]> {
 const kvm: Driver = {
   name: 'kvm',
   description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
-  hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2'],
+  // qemu-img (qemu-utils), the initramfs's busybox, the rootfs (debootstrap), taps (iproute2), the
+  // guest kernel's modules.dep (kmod: depmod), its decompressed modules (xz-utils, zstd), the disk
+  // images (e2fsprogs: mke2fs), leftover QEMUs after a crash (procps: pgrep)
+  hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2', 'kmod', 'xz-utils', 'zstd', 'e2fsprogs', 'procps'],
   async probe(profile?: ProfileName) {
     if (!isRoot()) return { ok: false, reason: 'kvm needs root (taps on the harness bridge, cgroups); run as root' };
     if ((await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode !== 0) return { ok: false, reason: 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' };

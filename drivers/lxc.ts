@@ -10,12 +10,11 @@ import { onCleanup } from '../core/cleanup.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, killCgroupScript, settingsFor } from './cgroups.ts';
-import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
+import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, killCgroupScript, settingsFor } from './cgroups.ts';
+import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 
 export const LXC_PATH = join(STATE_DIR, 'lxc');
-const GUEST_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const START_TIMEOUT_MS = 30_000;
 
 let rootfs: string | undefined;
@@ -72,6 +71,7 @@ class LxcGuest implements Guest {
   readonly platform = 'lxc';
   readonly accel = 'native' as const;
   readonly workdir = '/var/tmp/virtbench';
+  readonly environment = GUEST_ENV;
   /** lxc-start to the container answering its first command, seconds (its launch time). */
   bootSeconds?: number;
   private initPid = 0;
@@ -124,7 +124,7 @@ class LxcGuest implements Guest {
   private launch(script: string, opts: ExecOptions): Launch {
     return {
       file: 'lxc-attach',
-      args: ['-P', LXC_PATH, '-n', this.name, '--clear-env', '-v', `PATH=${GUEST_PATH_ENV}`, '-v', 'HOME=/root', '-v', 'LANG=C.UTF-8', '--', 'bash', '-c', withContext(script, opts)],
+      args: ['-P', LXC_PATH, '-n', this.name, '--clear-env', ...Object.entries(GUEST_ENV).flatMap(([k, v]) => ['-v', `${k}=${v}`]), '--', 'bash', '-c', withContext(script, opts)],
     };
   }
 
@@ -155,6 +155,10 @@ class LxcGuest implements Guest {
 
   async usage() {
     return cgroupUsage(cgroupLayout(), this.cgroupRel);
+  }
+
+  cgroupPaths() {
+    return this.initPid ? cgroupPathsOfPid(this.initPid) : undefined;
   }
 
   /** Kill everything but the container's init, so the guest stays usable. */

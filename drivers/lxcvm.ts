@@ -13,7 +13,7 @@ import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, memoryCeiling } from '../core/host.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge } from './bridge.ts';
-import { GuestCommandError, withContext } from './guest-process.ts';
+import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import kvm, { KvmGuest, ensureBootImages, sweepVms } from './kvm.ts';
 import { lxcConfig } from './lxc.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
@@ -116,6 +116,7 @@ async function releaseVm(t: TenantVm): Promise<void> {
 class NestedGuest implements Guest {
   readonly platform = 'lxcvm';
   readonly workdir = '/var/tmp/virtbench';
+  readonly environment = GUEST_ENV;
   /** Provision start to container ready, seconds: includes the VM's boot when this guest started it. */
   bootSeconds?: number;
   private initPid = 0;
@@ -214,6 +215,11 @@ class NestedGuest implements Guest {
 
   address(): string | undefined {
     return this.addr;
+  }
+
+  /** From outside, a nested container is seen through its VM: QEMU's group. */
+  cgroupPaths() {
+    return this.t.vm.cgroupPaths();
   }
 
   async usage(): Promise<GuestUsage> {

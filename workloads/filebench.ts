@@ -2,7 +2,7 @@
 // reading and one thread writing it at random offsets, 8 KB I/O, buffered). A `filebench` binary
 // in the guest is used as it is; filebench is not packaged in Debian, so otherwise an fio job with
 // the same shape runs instead, and the sample says which tool measured it.
-import type { Guest, Metric, ProfileName, RunContext, Workload } from '../core/types.ts';
+import type { Guest, Metric, ProfileName, RunContext, RunResult, Workload } from '../core/types.ts';
 import { q } from './service-util.ts';
 
 export interface RandomRw {
@@ -129,23 +129,24 @@ const filebench: Workload = {
       { signal: ctx.signal, timeoutMs: ctx.timeoutS * 1000 },
     );
   },
-  async run(guest: Guest, ctx: RunContext): Promise<Metric[]> {
+  async run(guest: Guest, ctx: RunContext): Promise<RunResult> {
     const p = RANDOMRW[ctx.profile.name];
     const dir = `${guest.workdir}/filebench`;
     const hasFilebench = (await guest.sh('command -v filebench', { check: false, signal: ctx.signal })).exitCode === 0;
-    const res = hasFilebench
-      ? parseFilebench(
-          (await guest.sh(`cat > ${q(dir + '/randomrw.f')} <<'VB_EOF'\n${filebenchWorkload(dir, p)}VB_EOF\nfilebench -f ${q(dir + '/randomrw.f')}`, { signal: ctx.signal })).stdout,
-        )
-      : parseFioJson(
-          (await guest.sh(`cat > ${q(dir + '/randomrw.fio')} <<'VB_EOF'\n${fioJob(dir + '/largefile1', p)}VB_EOF\nfio --output-format=json ${q(dir + '/randomrw.fio')}`, { signal: ctx.signal })).stdout,
-        );
+    const out = hasFilebench
+      ? (await guest.sh(`cat > ${q(dir + '/randomrw.f')} <<'VB_EOF'\n${filebenchWorkload(dir, p)}VB_EOF\nfilebench -f ${q(dir + '/randomrw.f')}`, { signal: ctx.signal })).stdout
+      : (await guest.sh(`cat > ${q(dir + '/randomrw.fio')} <<'VB_EOF'\n${fioJob(dir + '/largefile1', p)}VB_EOF\nfio --output-format=json ${q(dir + '/randomrw.fio')}`, { signal: ctx.signal })).stdout;
+    const res = hasFilebench ? parseFilebench(out) : parseFioJson(out);
     const note = hasFilebench ? 'filebench randomrw' : 'fio job equivalent to filebench randomrw';
-    return [
-      { metric: 'ops_s', unit: 'ops/s', better: 'higher', value: res.opsPerS, note },
-      { metric: 'mb_s', unit: 'MB/s', better: 'higher', value: res.mbPerS, note },
-      { metric: 'latency_ms', unit: 'ms', better: 'lower', value: res.latencyMs, note },
-    ];
+    return {
+      metrics: [
+        { metric: 'ops_s', unit: 'ops/s', better: 'higher', value: res.opsPerS, note },
+        { metric: 'mb_s', unit: 'MB/s', better: 'higher', value: res.mbPerS, note },
+        { metric: 'latency_ms', unit: 'ms', better: 'lower', value: res.latencyMs, note },
+      ],
+      // fio's JSON also holds each job's usr_cpu and sys_cpu (percent of the run)
+      raw: [{ name: hasFilebench ? 'filebench.txt' : 'fio.json', text: out }],
+    };
   },
 };
 

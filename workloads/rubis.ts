@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Guest, Metric, ProfileName, RunContext, Workload } from '../core/types.ts';
+import type { Guest, Metric, ProfileName, RunContext, RunResult, Workload } from '../core/types.ts';
 import { addressOf, ensureCommands, parseKv, portFor, q, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
 
 const ASSETS = fileURLToPath(new URL('./rubis/', import.meta.url));
@@ -509,7 +509,7 @@ export function rubis(config: RubisConfig = {}): Workload {
       }
       deployments.set(web, { web: { host: w.host, port: w.port, server: w.server }, db, client, dir: cdir });
     },
-    async run(web: Guest, ctx: RunContext): Promise<Metric[]> {
+    async run(web: Guest, ctx: RunContext): Promise<RunResult> {
       const d = deployments.get(web);
       if (!d) throw new Error(`rubis: run() before setup() for guest ${web.name}`);
       for (const [what, s] of [['apache2', d.web.server], ['mariadbd', d.db.server]] as const) {
@@ -524,7 +524,7 @@ export function rubis(config: RubisConfig = {}): Workload {
       });
       const res = parseClientOutput(out.stdout);
       ctx.log(`rubis: ${res.requests} requests, ${res.errors} errors, ${res.sessions} sessions${res.firstError ? `; first error: ${res.firstError}` : ''}`);
-      return rubisMetrics(res);
+      return { metrics: rubisMetrics(res), raw: [{ name: 'rubis-client.txt', text: out.stdout }] };
     },
   };
 }

@@ -153,7 +153,7 @@ const specjbbLike: Workload = {
     }
     const parsed = parseSpecjbbOutput(r.stdout);
     ctx.log(`specjbb-like ${guest.name} (heap ${heap} MiB): ${parsed.steps.map((s) => `${s.warehouses}wh=${Math.round(s.bops)}`).join(' ')} bops`);
-    return specjbbMetrics(parsed, guest.spec.vcpus);
+    return { metrics: specjbbMetrics(parsed, guest.spec.vcpus), raw: [{ name: 'specjbb-like.log', text: r.stdout + (r.stderr ? `\n# stderr\n${r.stderr}` : '') }] };
   },
 };
 

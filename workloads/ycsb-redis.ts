@@ -113,8 +113,8 @@ export function ycsbCommand(phase: 'load' | 'run', o: YcsbOptions, host: string,
   };
 }
 
-/** Run one YCSB phase from the host; returns the parsed output. */
-export async function runYcsb(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, ctx: Pick<RunContext, 'signal' | 'log'>, timeoutMs: number): Promise<YcsbResult> {
+/** Run one YCSB phase from the host; returns the parsed output, and the text itself as `raw` (the run's artifact). */
+export async function runYcsb(phase: 'load' | 'run', o: YcsbOptions, host: string, port: number, ctx: Pick<RunContext, 'signal' | 'log'>, timeoutMs: number): Promise<YcsbResult & { raw: string }> {
   const cmd = ycsbCommand(phase, o, host, port);
   const r = await execa(cmd.file, cmd.args, { reject: false, cancelSignal: ctx.signal, timeout: timeoutMs, forceKillAfterDelay: 2000, maxBuffer: 64 * 1024 * 1024 });
   if (r.isCanceled || r.timedOut) throw new Error(`YCSB ${phase} phase (${cmd.client}) ${r.timedOut ? `did not finish within ${Math.round(timeoutMs / 1000)} s` : 'was stopped'}`);
@@ -122,7 +122,7 @@ export async function runYcsb(phase: 'load' | 'run', o: YcsbOptions, host: strin
     const tail = String(r.stderr ?? '').trim().split('\n').slice(-2).join(' | ');
     throw new Error(`YCSB ${phase} phase (${cmd.client}) exited ${r.exitCode ?? r.signal}: ${tail}`);
   }
-  return parseYcsbOutput(String(r.stdout));
+  return { ...parseYcsbOutput(String(r.stdout)), raw: `# ${cmd.client}: ${phase} phase\n${String(r.stdout)}` };
 }
 
 interface RedisState {
@@ -202,7 +202,7 @@ export function ycsbRedis(config: YcsbRedisConfig = {}): Workload {
       const ended = st.server.exited();
       if (ended !== undefined) throw new Error(`redis-server in guest ${guest.name} ${ended}`);
       const r = await runYcsb('run', st.options, st.host, st.port, ctx, ctx.timeoutS * 1000);
-      return ycsbMetrics(r, st.options.workload);
+      return { metrics: ycsbMetrics(r, st.options.workload), raw: [{ name: 'ycsb.txt', text: r.raw }] };
     },
   };
 }

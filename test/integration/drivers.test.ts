@@ -52,6 +52,9 @@ for (const platform of ['baremetal', 'lxc']) {
       t.truthy((await g.sh('ls /usr/share/doc/bash')).stdout.trim(), 'share visible');
       t.not((await g.sh('touch /usr/share/doc/bash/x', { check: false })).exitCode, 0, 'share is read-only');
       t.is((await g.sh('echo $FOO; pwd', { env: { FOO: "a'b" }, cwd: '/tmp' })).stdout, "a'b\n/tmp\n");
+      // the same environment on both platforms (issue 15): bare metal no longer inherits the harness's
+      const vars = (await g.sh('env -0 | tr "\\0" "\\n" | sed -n "s/=.*//p"')).stdout.trim().split('\n').filter((v) => !['PWD', 'SHLVL', '_', 'OLDPWD', 'container'].includes(v));
+      t.deepEqual(vars.sort(), ['HOME', 'LANG', 'PATH'], `environment: ${vars.join(' ')}`);
       await g.sh(`mkdir -p ${g.workdir} && echo hello > ${g.workdir}/f`);
       await g.pullFile(`${g.workdir}/f`, `/tmp/vb-it-${platform}-f`);
       t.is((await execa('cat', [`/tmp/vb-it-${platform}-f`])).stdout, 'hello');
