@@ -105,7 +105,7 @@ export function dockerRunArgs(o: { spec: GuestSpec; image: string; cgroupVersion
     mounts.push('--mount', `type=bind,source=${sh.host},target=${sh.guest}${sh.readonly ? ',readonly' : ''}`);
   }
   const args = [
-    'run', '--detach',
+    'run', '--detach', '--pull', 'never',
     '--name', containerName(o.spec.name),
     '--hostname', o.spec.name,
     '--label', `virtbench.guest=${o.spec.name}`,
