@@ -299,6 +299,40 @@ function cgroupDirs(layout: CgroupLayout, rel: string): string[] {
   return [...new Set(controllers.map((c) => layout.mounts[c]).filter((m): m is string => m !== undefined).map((m) => join(m, rel)))];
 }
 
+/**
+ * v1 hierarchies the harness does not use (devices, name=systemd...): runc also creates the
+ * harness's parent group there. Pure, for tests.
+ */
+export function otherHierarchies(mountinfo: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const mountPoint = line.slice(0, sep).split(' ')[4];
+    const [fstype, , opts = ''] = line.slice(sep + 3).split(' ');
+    if (fstype !== 'cgroup' || !mountPoint) continue;
+    if (!opts.split(',').some((o) => (CONTROLLERS as readonly string[]).includes(o))) out.push(mountPoint);
+  }
+  return out;
+}
+
+/** The harness's parent group in those hierarchies, once no container is left in it. */
+function removeOtherParents(): string[] {
+  const removed: string[] = [];
+  for (const m of otherHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    const d = join(m, HARNESS_GROUP);
+    try {
+      if (existsSync(d)) {
+        rmdirSync(d);
+        removed.push(`cgroup ${d}`);
+      }
+    } catch {
+      /* a container still in it: removed with the last one */
+    }
+  }
+  return removed;
+}
+
 let vethSeq = 0;
 
 class DockerGuest implements Guest {
@@ -447,6 +481,7 @@ async function removeContainer(name: string): Promise<void> {
 }
 
 let image: string | undefined;
+let parentsUndo: (() => Promise<void>) | undefined;
 
 const dockerDriver: Driver = {
   name: 'docker',
@@ -464,6 +499,11 @@ const dockerDriver: Driver = {
   async prepare(ctx: PrepareContext) {
     const rootfs = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
     await ensureDaemon(ctx.log);
+    // registered before any container, so it runs after the last one is gone
+    parentsUndo ??= onCleanup('harness cgroup in the hierarchies runc also uses', () => {
+      parentsUndo = undefined;
+      removeOtherParents();
+    });
     image = (await ensureImage(rootfs, ctx.log)).tag;
   },
   async provision(spec: GuestSpec, _ctx: RunContext) {
@@ -501,6 +541,7 @@ const dockerDriver: Driver = {
       await stopDaemon(daemon);
       found.push(`dockerd ${daemon} started by an earlier run`);
     }
+    found.push(...removeOtherParents());
     found.push(...(await sweepBridge()));
     return found;
   },

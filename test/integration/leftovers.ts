@@ -1,14 +1,14 @@
 // What the harness might leave behind on this host: containers, cgroups, the bridge, processes.
 // Every integration test asserts this is empty after it ran.
 import { execa } from 'execa';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BRIDGE } from '../../drivers/bridge.ts';
 import { CONTROLLERS, HARNESS_GROUP, cgroupLayout } from '../../drivers/cgroups.ts';
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { GUESTS_DIR, STATE_DIR } from '../../core/host.ts';
 import { TAP_PREFIX } from '../../drivers/kvm.ts';
-import { CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX } from '../../drivers/docker.ts';
+import { CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies } from '../../drivers/docker.ts';
 
 export async function leftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -35,6 +35,9 @@ async function dockerTraces(): Promise<string[]> {
   const found: string[] = [];
   const veths = await execa('ip', ['-o', 'link', 'show', 'type', 'veth'], { reject: false });
   for (const m of veths.stdout.matchAll(new RegExp(`^\\d+: (${VETH_PREFIX}[^:@]*)`, 'gm'))) found.push(`veth ${m[1]}`);
+  for (const m of otherHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    if (existsSync(join(m, HARNESS_GROUP))) found.push(`cgroup ${join(m, HARNESS_GROUP)} (made by runc)`);
+  }
   if (existsSync(DOCKER_STATE)) found.push(`docker state ${DOCKER_STATE} (a dockerd the harness started)`);
   if (existsSync(DOCKER)) {
     // no daemon, no containers to list: the state dir above covers a daemon the harness left

@@ -2,7 +2,7 @@
 // docker flags where docker writes exactly that file and value, the rest written directly.
 import test from 'ava';
 import type { GuestSpec } from '../../core/types.ts';
-import { dockerRunArgs, dockerfile } from '../../drivers/docker.ts';
+import { dockerRunArgs, dockerfile, otherHierarchies } from '../../drivers/docker.ts';
 
 const MiB = 1024 * 1024;
 const spec: GuestSpec = {
@@ -58,4 +58,16 @@ test('the Dockerfile: the rootfs tar as the base layer on scratch, then one RUN 
   t.is(lines[1], 'ADD rootfs.tar /');
   t.true(lines.some((l) => l.startsWith('RUN ')));
   t.is(lines.at(-1), 'CMD ["/usr/bin/tini", "-s", "--", "/bin/sleep", "infinity"]');
+});
+
+test('hierarchies runc uses beside the harness\'s controllers (devices, name=systemd), from this host\'s mountinfo', (t) => {
+  // lines of /proc/self/mountinfo on the development host, unedited
+  const mountinfo = [
+    '33 30 0:30 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset',
+    '34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory',
+    '35 30 0:32 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices',
+    '39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd',
+    '40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+  ].join('\n');
+  t.deepEqual(otherHierarchies(mountinfo), ['/sys/fs/cgroup/devices', '/sys/fs/cgroup/systemd']);
 });
