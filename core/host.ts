@@ -125,6 +125,7 @@ const VERSION_COMMANDS: Record<string, [string, string[]]> = {
   debootstrap: ['dpkg-query', ['-W', '-f', '${Version}', 'debootstrap']],
   filebench: ['filebench', ['-h']],
   qemu: ['qemu-system-x86_64', ['--version']],
+  docker: ['/usr/bin/dockerd', ['--version']],
   node: [process.execPath, ['--version']],
 };
 
