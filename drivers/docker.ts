@@ -39,7 +39,7 @@ import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-proc
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 
 export const DOCKER = '/usr/bin/docker';
-const DOCKERD = '/usr/bin/dockerd';
+const DOCKERD = '/usr/sbin/dockerd';
 export const IMAGE_REPO = 'virtbench/guest';
 /** Every container of the harness is named so; sweep() removes what a killed run left by this prefix. */
 export const CONTAINER_PREFIX = 'virtbench-';
