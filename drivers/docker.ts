@@ -187,8 +187,9 @@ async function startDaemon(log: (line: string) => void): Promise<number> {
     if (!pidAlive(pid)) break;
     await sleep(300);
   }
+  const why = tail(readFileSync(logFile, 'utf8'), 2);
   await stopDaemon(pid);
-  throw new UnavailableError(`dockerd did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s: ${tail(readFileSync(logFile, 'utf8'), 2)}`);
+  throw new UnavailableError(`dockerd did not answer within ${DAEMON_START_TIMEOUT_MS / 1000} s: ${why}`);
 }
 
 let daemonUndo: (() => Promise<void>) | undefined;
