@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
-import { memoryCeiling } from '../../core/host.ts';
+import { ensurePackages, memoryCeiling } from '../../core/host.ts';
 import { PROFILES } from '../../core/profiles.ts';
 import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
 import { ensureBridge } from '../../drivers/bridge.ts';
@@ -46,6 +46,8 @@ let tag = '';
 let systemDaemon = false;
 
 test.before(async () => {
+  // as a run does: the harness installs the platform's packages (docker.io) when they are missing
+  await ensurePackages(docker.hostPackages, ctx.log);
   await docker.sweep?.();
   systemDaemon = await daemonRuns();
 });
