@@ -14,6 +14,7 @@ import { PROFILES } from '../../core/profiles.ts';
 import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
 import { ensureBridge } from '../../drivers/bridge.ts';
 import { cgroupLayout, cgroupOf, settingsFor } from '../../drivers/cgroups.ts';
+import baremetal from '../../drivers/baremetal.ts';
 import docker, { DOCKER, containerName, readImageFacts } from '../../drivers/docker.ts';
 import { ensureRootfs, recipeFor } from '../../drivers/rootfs.ts';
 import forkBomb from '../../workloads/fork-bomb.ts';
@@ -182,6 +183,36 @@ test.serial('cleanup stops the daemon the harness started and removes the bridge
   await cleanupAll();
   t.deepEqual(await leftovers(), []);
   if (!systemDaemon) t.false(await daemonRuns(), 'dockerd stopped: the harness started it');
+});
+
+test.serial('sweep removes what a killed run left: its container, veth, cgroups and the dockerd it started', async (t) => {
+  // a run that is SIGKILLed right after starting a container cleans up nothing itself
+  const code = [
+    "import docker from './drivers/docker.ts';",
+    "import { PROFILES } from './core/profiles.ts';",
+    "import { allGuestPackages } from './workloads/index.ts';",
+    'const ctx = { profile: PROFILES.smoke, cacheDir: "/var/cache/virtbench", guestPackages: allGuestPackages(), log: () => {}, signal: new AbortController().signal, timeoutS: 60, tiers: {} };',
+    'await docker.prepare(ctx);',
+    `await docker.provision(${JSON.stringify(spec('vb-it-docker-killed'))}, ctx);`,
+    'console.log("ready");',
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { reject: false, all: true });
+  await new Promise<void>((resolve, reject) => {
+    child.all!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    void child.then((r) => reject(new Error(`the child ended before its container was up: ${r.all}`)));
+  });
+  child.kill('SIGKILL');
+  await child;
+  t.true((await leftovers()).some((l) => l.startsWith('docker container ')), 'the killed run left its container');
+  const found = await docker.sweep!();
+  t.log(`sweep: ${found.join(', ')}`);
+  t.true(found.includes(`docker container ${containerName('vb-it-docker-killed')}`));
+  t.true(found.some((l) => /^dockerd \d+ started by an earlier run$/.test(l)), 'the dockerd the killed run started is stopped');
+  // the killed run's harness cgroup, as the runner's sweep of bare metal removes it
+  await baremetal.sweep!();
+  t.deepEqual(await leftovers(), []);
+  if (!systemDaemon) t.false(await daemonRuns());
 });
 
 test.serial('isolation smoke on docker: filebench and kernel-compile beside competing neighbours, 1 rep', async (t) => {
