@@ -100,6 +100,7 @@ const VERSION_COMMANDS: Record<string, [string, string[]]> = {
   debootstrap: ['dpkg-query', ['-W', '-f', '${Version}', 'debootstrap']],
   filebench: ['filebench', ['-h']],
   qemu: ['qemu-system-x86_64', ['--version']],
+  docker: ['/usr/sbin/dockerd', ['--version']],
   node: [process.execPath, ['--version']],
 };
 

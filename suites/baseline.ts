@@ -6,7 +6,7 @@ const baseline: SuiteDefinition = {
   name: 'baseline',
   description: 'Baseline performance (Sharma et al., Middleware 2016, Section 4.1): every workload alone on each platform, relative to bare metal.',
   reference: 'baremetal',
-  platforms: ['baremetal', 'lxc', 'kvm', 'lxcvm', 'lightvm'],
+  platforms: ['baremetal', 'lxc', 'docker', 'kvm', 'lxcvm', 'lightvm'],
   rows: [
     { resource: 'cpu', workload: 'kernel-compile', neighbours: {} },
     { resource: 'disk', workload: 'filebench', neighbours: {} },

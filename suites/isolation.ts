@@ -7,7 +7,7 @@ const isolation: SuiteDefinition = {
   name: 'isolation',
   description: 'Performance isolation (Sharma et al., Middleware 2016, Section 4.2): a measured guest beside a competing, orthogonal or adversarial neighbour.',
   reference: 'no-neighbour',
-  platforms: ['baremetal', 'lxc', 'kvm', 'lxcvm', 'lightvm'],
+  platforms: ['baremetal', 'lxc', 'docker', 'kvm', 'lxcvm', 'lightvm'],
   rows: [
     { resource: 'cpu', workload: 'kernel-compile', neighbours: { competing: 'kernel-compile', orthogonal: 'specjbb-like', adversarial: 'fork-bomb' } },
     { resource: 'disk', workload: 'filebench', neighbours: { competing: 'filebench', orthogonal: 'kernel-compile', adversarial: 'bonnie' } },

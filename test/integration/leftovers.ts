@@ -1,13 +1,14 @@
 // What the harness might leave behind on this host: containers, cgroups, the bridge, processes.
 // Every integration test asserts this is empty after it ran.
 import { execa } from 'execa';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BRIDGE } from '../../drivers/bridge.ts';
 import { CONTROLLERS, HARNESS_GROUP, cgroupLayout } from '../../drivers/cgroups.ts';
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { GUESTS_DIR, STATE_DIR } from '../../core/host.ts';
 import { TAP_PREFIX } from '../../drivers/kvm.ts';
+import { CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies } from '../../drivers/docker.ts';
 
 export async function leftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -25,7 +26,35 @@ export async function leftovers(): Promise<string[]> {
   if (link.exitCode === 0) found.push(`bridge ${BRIDGE}`);
   const ps = await execa('pgrep', ['-a', '-f', `^\\[lxc monitor\\] ${LXC_PATH} `], { reject: false });
   for (const l of ps.stdout.split('\n').filter(Boolean)) found.push(`process ${l}`);
+  found.push(...(await dockerTraces()));
   return [...new Set(found)];
+}
+
+/** Docker: containers by the harness's name prefix, host ends of its veths, a dockerd it started (its state dir). */
+async function dockerTraces(): Promise<string[]> {
+  const found: string[] = [];
+  const veths = await execa('ip', ['-o', 'link', 'show', 'type', 'veth'], { reject: false });
+  for (const m of veths.stdout.matchAll(new RegExp(`^\\d+: (${VETH_PREFIX}[^:@]*)`, 'gm'))) found.push(`veth ${m[1]}`);
+  for (const m of otherHierarchies(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    if (existsSync(join(m, HARNESS_GROUP))) found.push(`cgroup ${join(m, HARNESS_GROUP)} (made by runc)`);
+  }
+  if (existsSync(DOCKER_STATE)) found.push(`docker state ${DOCKER_STATE} (a dockerd the harness started)`);
+  if (existsSync(DOCKER)) {
+    // no daemon, no containers to list: the state dir above covers a daemon the harness left
+    const ps = await execa(DOCKER, ['ps', '--all', '--format', '{{.Names}}'], { reject: false, timeout: 15_000 });
+    for (const n of ps.stdout.split('\n').filter((x) => x.startsWith(CONTAINER_PREFIX))) found.push(`docker container ${n}`);
+  }
+  return found;
+}
+
+/** Docker images of the harness (repository virtbench/guest) other than `keep`, and dangling ones it labelled. */
+export async function dockerImageLeftovers(keep: string): Promise<string[]> {
+  const tags = await execa(DOCKER, ['images', 'virtbench/guest', '--format', '{{.Repository}}:{{.Tag}}'], { reject: false });
+  const dangling = await execa(DOCKER, ['images', '--quiet', '--filter', 'dangling=true', '--filter', 'label=virtbench.rootfs'], { reject: false });
+  return [
+    ...tags.stdout.split('\n').filter((t) => t && t !== keep).map((t) => `docker image ${t}`),
+    ...dangling.stdout.split('\n').filter(Boolean).map((i) => `dangling docker image ${i}`),
+  ];
 }
 
 /** QEMU processes of this harness instance's VM guests (their console files live under its state dir). */
