@@ -1,6 +1,6 @@
 // Facts about the host, where the harness keeps its state, and installing what a run needs.
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import si from 'systeminformation';
 import { UnavailableError } from './errors.ts';
@@ -54,10 +54,28 @@ export async function ensurePackages(pkgs: string[], log: (line: string) => void
     await execa('apt-get', ['update', '-qq'], { env, reject: false });
     aptUpdated = true;
   }
-  const r = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, reject: false, all: true });
+  const r = await withoutServiceStarts(() => execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, reject: false, all: true }));
   if (r.exitCode !== 0) {
     const tail = (r.all ?? '').trim().split('\n').slice(-2).join(' | ');
     throw new UnavailableError(`could not install ${missing.join(', ')}: ${tail}`);
+  }
+}
+
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+/**
+ * Installing a server package (redis-server, mariadb-server, apache2) starts its system daemon by
+ * default. The harness runs its own instances on private ports and datadirs, and a system daemon
+ * would idle beside every measurement after the install: keep invoke-rc.d from starting them for
+ * the install's duration (Debian's policy-rc.d, exit 101 = "not allowed"), unless the host already
+ * has a policy of its own, which is then left as it is.
+ */
+async function withoutServiceStarts<T>(install: () => Promise<T>): Promise<T> {
+  if (existsSync(POLICY_RC_D)) return install();
+  writeFileSync(POLICY_RC_D, '#!/bin/sh\n# virtbench: no service starts while it installs packages\nexit 101\n', { mode: 0o755 });
+  try {
+    return await install();
+  } finally {
+    rmSync(POLICY_RC_D, { force: true });
   }
 }
 

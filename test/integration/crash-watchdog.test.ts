@@ -3,6 +3,7 @@
 // fork bomb without its own deadline runs in a real guest of each container-style platform, and
 // the watchdog, given 3 s, must leave no process of it. About 30 s.
 import test from 'ava';
+import { ensurePackages } from '../../core/host.ts';
 import { cleanupAll } from '../../core/cleanup.ts';
 import { PROFILES } from '../../core/profiles.ts';
 import type { GuestSpec, RunContext } from '../../core/types.ts';
@@ -23,6 +24,8 @@ const spec = (name: string): GuestSpec => ({
 });
 
 test.before(async () => {
+  // what a suite run installs for these platforms (a fresh host has none of it)
+  await ensurePackages(['baremetal', 'lxc'].flatMap((p) => DRIVERS[p]!.hostPackages), ctx.log);
   sweepWatchdogs();
   for (const d of Object.values(DRIVERS)) await d.sweep?.();
 });

@@ -1,6 +1,7 @@
 // Real guests on each container-style driver: limits are applied, commands run, a fork bomb stays
 // bounded while the host keeps answering, and nothing is left behind.
 import test from 'ava';
+import { ensurePackages } from '../../core/host.ts';
 import { execa } from 'execa';
 import { cleanupAll } from '../../core/cleanup.ts';
 import { PROFILES } from '../../core/profiles.ts';
@@ -27,6 +28,8 @@ const spec = (name: string): GuestSpec => ({
 });
 
 test.before(async () => {
+  // what a suite run installs for these platforms (a fresh host has none of it)
+  await ensurePackages(['baremetal', 'lxc'].flatMap((p) => DRIVERS[p]!.hostPackages), ctx.log);
   // a killed earlier run may have left guests; the harness sweeps them at the start of a suite, so do we
   for (const d of Object.values(DRIVERS)) await d.sweep?.();
 });

@@ -4,6 +4,7 @@
 // costs little disk; destroy leaves no QEMU, tap or overlay; bad input is one clear line. Then the
 // isolation suite's smoke cells on kvm, lightvm and lxcvm. Launch times are logged (t.log).
 import test from 'ava';
+import { ensurePackages } from '../../core/host.ts';
 import { execa } from 'execa';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -90,6 +91,8 @@ async function basics(t: import('ava').ExecutionContext, g: Guest): Promise<void
 }
 
 test.before(async () => {
+  // what a suite run installs for these platforms (a fresh host has none of it)
+  await ensurePackages([kvm, lightvm, lxcvm].flatMap((d) => d.hostPackages), ctx.log);
   for (const d of [kvm, lightvm, lxcvm]) await d.sweep?.();
 });
 
