@@ -33,7 +33,7 @@ test('artifacts, calibration and monitors for every run; explain shows them', as
     t.true(s.context!.target_cpu_user_s! > 0, "the guest group's user CPU time");
     // recorded and plausible; the 0.5% goal is measured by contrib/monitor-overhead.ts, not asserted
     // here: on a busy 2-core host one smoke run's share swings (0.7% seen in CI beside other work)
-    t.true(s.context!.monitor_cost_pct! > 0 && s.context!.monitor_cost_pct! < 5, `monitor cost ${s.context!.monitor_cost_pct}% of a CPU`);
+    t.true(s.context!.monitor_cost_pct! >= 0 && s.context!.monitor_cost_pct! < 5, `monitor cost ${s.context!.monitor_cost_pct}% of a CPU`);
     const run = join(dir, s.artifacts!);
     for (const f of ['command.json', 'make.log', 'time.txt', 'monitor.jsonl', 'run.json']) t.true(existsSync(join(run, f)), `${s.artifacts}/${f}`);
     const cmd = JSON.parse(readFileSync(join(run, 'command.json'), 'utf8')) as { commands: { script: string; env: Record<string, string> }[] };
