@@ -13,10 +13,14 @@ export interface RecordedCommand {
   timeoutMs?: number;
 }
 
-export function recordingGuest(guest: Guest, record: RecordedCommand[], t0 = performance.now()): Guest {
+/**
+ * The same proxy must serve the workload's setup() and run(): workloads keep per-guest state keyed
+ * by the guest object (WeakMap). `clock.t0` is when the measured part began (set it before run()).
+ */
+export function recordingGuest(guest: Guest, record: RecordedCommand[], clock = { t0: performance.now() }): Guest {
   const note = (kind: 'sh' | 'spawn', script: string, opts?: ExecOptions) => {
     record.push({
-      at: Math.round(performance.now() - t0) / 1000,
+      at: Math.round(performance.now() - clock.t0) / 1000,
       kind,
       script,
       env: { ...(guest.environment ?? {}), ...(opts?.env ?? {}) },

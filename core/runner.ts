@@ -584,7 +584,10 @@ async function measure(
       guests.push(g);
       ctx.tiers[tier] = g;
     }
-    await deadline(workload.setup(tg, ctx), profile.timeoutS * 1000, () => ac.abort());
+    // one recording view of the target for setup and run (workloads key their state by the guest object)
+    const clock = { t0: performance.now() };
+    const seen = recordingGuest(tg, commands, clock);
+    await deadline(workload.setup(seen, ctx), profile.timeoutS * 1000, () => ac.abort());
     if (neighbour) {
       const ng = await driver.provision(specFor(`${id}-${neighbour.name}`, plan, profile, layout[1]!, cell, shares.get(`n:${neighbour.name}`) ?? []), ctx);
       guests.push(ng);
@@ -607,7 +610,10 @@ async function measure(
       monitor = new RunMonitor(watched, join(artifactDir, 'monitor.jsonl'));
       monitor.start();
     }
-    const work = workload.run(recordingGuest(tg, commands), runCtx);
+    // command.json holds the measured part only
+    commands.length = 0;
+    clock.t0 = performance.now();
+    const work = workload.run(seen, runCtx);
     try {
       const result = await deadline(work, profile.timeoutS * 1000, () => {
         measured.abort();
