@@ -183,12 +183,25 @@ export class RunMonitor {
     this.timer = setInterval(() => this.tick(), this.intervalMs);
   }
 
+  // runs from a timer: an exception here would crash the harness mid-run, so none may escape (a
+  // reading that fails skips its interval; the run's own writes report a full disk, not this)
   private tick(): void {
     const began = performance.now();
     try {
       this.sample();
+    } catch {
+      /* a guest's cgroup gone between readings: this interval is lost, the next one goes on */
     } finally {
       this.busyMs += performance.now() - began;
+    }
+  }
+
+  /** Append to the monitor file; a failed write (disk full, read-only) stops the file, not the run. */
+  private append(text: string): void {
+    try {
+      appendFileSync(this.file!, text);
+    } catch {
+      this.truncated = true;
     }
   }
 
@@ -201,10 +214,10 @@ export class RunMonitor {
     const line = JSON.stringify({ t: Math.round(now.atMs - this.t0) / 1000, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [k, sig(v)])) }) + '\n';
     if (this.written + line.length > this.capBytes) {
       this.truncated = true;
-      appendFileSync(this.file, JSON.stringify({ truncated: `monitor file capped at ${this.capBytes} bytes; the summary covers the whole run` }) + '\n');
+      this.append(JSON.stringify({ truncated: `monitor file capped at ${this.capBytes} bytes; the summary covers the whole run` }) + '\n');
       return;
     }
-    appendFileSync(this.file, line);
+    this.append(line);
     this.written += line.length;
   }
 

@@ -44,7 +44,7 @@ test('suite --compare-to: a suspect cell is re-run, then the slowdown is a regre
 
   const self = await cli('compare', ['--no-write', dir, dir]);
   t.is(self.exitCode, 0, self.all);
-  t.regex(self.all ?? '', /no regression in 2 cell metrics/);
+  t.regex(self.all ?? '', /no regression in 4 cell metrics/);
   const figs = await cli('figures', [dir]);
   t.is(figs.exitCode, 0, figs.all);
   t.true(readdirSync(join(dir, 'figures')).some((f) => f.endsWith('-absolute.svg')));
