@@ -35,7 +35,7 @@ import {
   CONTROLLERS, HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, settingsFor,
   type CgroupLayout, type CgroupSetting,
 } from './cgroups.ts';
-import { runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
+import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 
 export const DOCKER = '/usr/bin/docker';
@@ -49,7 +49,6 @@ export const VETH_PREFIX = 'vbo';
 export const DOCKER_STATE = join(STATE_DIR, 'docker');
 const DAEMON_PIDFILE = join(DOCKER_STATE, 'dockerd.pid');
 const IMAGE_CACHE = join(CACHE_DIR, 'docker');
-const GUEST_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DAEMON_START_TIMEOUT_MS = 60_000;
 
 export function containerName(guest: string): string {
@@ -414,7 +413,7 @@ class DockerGuest implements Guest {
       file: DOCKER,
       args: [
         'exec', ...(opts.input === undefined ? [] : ['--interactive']),
-        '--env', `PATH=${GUEST_PATH_ENV}`, '--env', 'HOME=/root', '--env', 'LANG=C.UTF-8',
+        ...Object.entries(GUEST_ENV).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
         this.container, 'bash', '-c', withContext(script, opts),
       ],
     };
