@@ -2,7 +2,8 @@
 // A new platform is one Driver file; a new benchmark is one Workload file; both plus one registry line.
 
 export type ProfileName = 'smoke' | 'quick' | 'paper';
-export type CpuPolicy = 'cpuset' | 'shares';
+/** cpuset = pinning to exclusive CPUs, shares = weights on shared CPUs, quota = a CFS quota cap. */
+export type CpuPolicy = 'cpuset' | 'shares' | 'quota';
 export type LimitKind = 'hard' | 'soft';
 export type Accel = 'native' | 'kvm' | 'tcg';
 export type Better = 'lower' | 'higher';
@@ -255,6 +256,16 @@ export interface Cell {
   overcommit: number;
   /** id of the cell this one is compared against in ratios (undefined for reference cells). */
   reference?: string;
+  /** How many tenants of the cell's workload run at the same time (absent = 1). */
+  tenants?: number;
+  /** Allocation: every tenant busy, or only tenant 0 (the others provisioned idle). Absent = 'all'. */
+  busy?: 'all' | 'one';
+  /** Allocation: the host CPUs each tenant is given (C/k), by the cell's cpuPolicy. */
+  cpusPerTenant?: number;
+  /** The figure/part of the suite the cell belongs to (e.g. 'fig9', 'fig10', 'fig11-limits', 'fig11-platform', 'fig12'). */
+  group?: string;
+  /** Which axis the reference cell differs in. */
+  referenceAxis?: 'platform' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'neighbour';
 }
 
 export type SampleStatus = 'ok' | 'dnf' | 'error';
@@ -301,6 +312,15 @@ export interface Sample {
   guestMitigations?: string;
   /** The run's artifacts directory, relative to the result directory (runs/<cell>#<rep>). */
   artifacts?: string;
+  /** Multi-tenant cells: which tenant (0-based) this sample is of. */
+  tenant?: number;
+  /** Copied from the cell (see Cell). */
+  tenants?: number;
+  busy?: 'all' | 'one';
+  group?: string;
+  cpusPerTenant?: number;
+  /** OOM kills inside this tenant's guest during the run. */
+  oomKills?: number;
 }
 
 /** The fixed calibration work's times: the same work every time, so a slower host shows as larger values. */
