@@ -17,12 +17,11 @@
 import { NEIGHBOUR_ORDER } from '../core/matrix.ts';
 import type { Better } from '../core/types.ts';
 import { UsageError } from '../core/errors.ts';
-import { loadRun, type LoadOptions, type LoadedRun } from './resultdir.ts';
-import { summarize, type SummaryRow } from './summary.ts';
+import type { SummaryRow } from './summary.ts';
 
 export type Measure = 'relative' | 'absolute';
-export type FigureKind = 'overview' | 'workload' | 'overcommit' | 'allocation';
-export type PointStatus = 'ok' | 'partial dnf' | 'dnf' | 'error' | 'reference dnf' | 'no value';
+export type FigureKind = 'overview' | 'workload' | 'overcommit' | 'allocation' | 'group';
+export type PointStatus = 'ok' | 'partial dnf' | 'partial error' | 'dnf' | 'error' | 'reference' | 'reference dnf' | 'no value';
 
 export interface FigurePoint {
   category: string;
@@ -58,6 +57,8 @@ export interface FigureData {
   yTitle: string;
   /** Unit of value: 'x' for relative figures, the metric's unit for absolute ones. */
   unit: string;
+  /** Figures of a suite's group (Cell.group, e.g. 'fig9'): which group. */
+  group?: string;
   categories: string[];
   platforms: string[];
   points: FigurePoint[];
@@ -65,7 +66,7 @@ export interface FigureData {
 
 export const PLATFORM_ORDER = ['baremetal', 'lxc', 'kvm', 'lxcvm', 'lightvm'];
 
-function distinct<T>(xs: Iterable<T>): T[] {
+export function distinct<T>(xs: Iterable<T>): T[] {
   return [...new Set(xs)];
 }
 
@@ -74,14 +75,14 @@ export function neighbourLabel(r: Pick<SummaryRow, 'neighbour_kind' | 'neighbour
 }
 
 export function allocationLabel(r: Pick<SummaryRow, 'cpu_policy' | 'memory_limit'>): string {
-  return `${r.cpu_policy === 'cpuset' ? 'pinned CPUs' : 'CPU shares'}, ${r.memory_limit} memory limit`;
+  return `${r.cpu_policy === 'cpuset' ? 'pinned CPUs' : r.cpu_policy === 'quota' ? 'CPU quota' : 'CPU shares'}, ${r.memory_limit} memory limit`;
 }
 
 export function overcommitLabel(r: Pick<SummaryRow, 'overcommit'>): string {
   return `×${r.overcommit}`;
 }
 
-function slug(s: string): string {
+export function slug(s: string): string {
   return s
     .replace(/×/g, 'x')
     .replace(/[^A-Za-z0-9_.-]+/g, '-')
@@ -94,7 +95,7 @@ function neighbourRank(r: SummaryRow): number {
   return i < 0 ? NEIGHBOUR_ORDER.length : i;
 }
 
-function platformSort(ps: string[], order: readonly string[]): string[] {
+export function platformSort(ps: string[], order: readonly string[]): string[] {
   const rank = (p: string) => {
     const i = order.indexOf(p);
     return i < 0 ? order.length : i;
@@ -111,7 +112,7 @@ export function relativePerformance(r: Pick<SummaryRow, 'ratio' | 'ratio_ci95_lo
   return { value: 1 / r.ratio, low: bounded ? 1 / r.ratio_ci95_high : NaN, high: bounded ? 1 / r.ratio_ci95_low : NaN };
 }
 
-function point(r: SummaryRow, category: string, measure: Measure, byCell: Map<string, SummaryRow>): FigurePoint {
+export function point(r: SummaryRow, category: string, measure: Measure, byCell: Map<string, SummaryRow>): FigurePoint {
   const runs = r.n + r.dnf + r.errors;
   let status: PointStatus = 'ok';
   let label = '';
@@ -180,7 +181,7 @@ function referenceText(rows: readonly SummaryRow[], byCell: Map<string, SummaryR
   return kinds.length === 1 ? kinds[0]! : 'each cell\u2019s reference';
 }
 
-function accelText(rows: readonly SummaryRow[]): string {
+export function accelText(rows: readonly SummaryRow[]): string {
   const emulated = distinct(rows.filter((r) => r.accel.includes('tcg')).map((r) => r.platform));
   return emulated.length > 0 ? `; ${emulated.join(', ')} under TCG emulation` : '';
 }
@@ -242,7 +243,7 @@ export function figureData(rows: readonly SummaryRow[], opts: FigureOptions = {}
     const dims: { kind: FigureKind; label: (r: SummaryRow) => string; rank: (r: SummaryRow) => number; fixed: (r: SummaryRow) => string; fixedText: (r: SummaryRow) => string; xTitle: string }[] = [
       { kind: 'workload', label: neighbourLabel, rank: neighbourRank, fixed: settingKey, fixedText: settingText, xTitle: 'neighbour' },
       { kind: 'overcommit', label: overcommitLabel, rank: (r) => r.overcommit, fixed: (r) => `${r.neighbour_kind}:${r.neighbour}/${r.cpu_policy}/${r.memory_limit}`, fixedText: (r) => `${neighbourLabel(r)}, ${allocationLabel(r)}`, xTitle: 'overcommit factor' },
-      { kind: 'allocation', label: allocationLabel, rank: (r) => (r.cpu_policy === 'cpuset' ? 0 : 2) + (r.memory_limit === 'hard' ? 0 : 1), fixed: (r) => `${r.neighbour_kind}:${r.neighbour}/x${r.overcommit}`, fixedText: (r) => `${neighbourLabel(r)}, overcommit ×${r.overcommit}`, xTitle: 'allocation' },
+      { kind: 'allocation', label: allocationLabel, rank: (r) => (r.cpu_policy === 'cpuset' ? 0 : r.cpu_policy === 'quota' ? 4 : 2) + (r.memory_limit === 'hard' ? 0 : 1), fixed: (r) => `${r.neighbour_kind}:${r.neighbour}/x${r.overcommit}`, fixedText: (r) => `${neighbourLabel(r)}, overcommit ×${r.overcommit}`, xTitle: 'allocation' },
     ];
     for (const dim of dims) {
       if (dim.kind !== 'workload' && distinct(group.map(dim.label)).length < 2) continue;
@@ -286,18 +287,4 @@ export function figureData(rows: readonly SummaryRow[], opts: FigureOptions = {}
     }
   }
   return out;
-}
-
-/**
- * The figures of a result directory (for `npm run figures` and `npm run export`): its platforms
- * first in the run's order, loading notes on stderr; UsageError when there is nothing to draw.
- */
-export async function figuresOfRun(dir: string, opts: LoadOptions = {}): Promise<{ run: LoadedRun; figs: FigureData[] }> {
-  const run = await loadRun(dir, opts);
-  for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
-  const mine = run.manifest.platforms ?? [];
-  const order = [...mine, ...PLATFORM_ORDER.filter((p) => !mine.includes(p))];
-  const figs = figureData(summarize(run.samples), { platformOrder: order });
-  if (figs.length === 0) throw new UsageError(`${run.dir}: nothing to draw or export (no measured samples)`);
-  return { run, figs };
 }

@@ -110,6 +110,14 @@ export function vegaLiteSpec(fig: FigureData): TopLevelSpec {
       encoding: { x, xOffset, y: { ...y, field: 'labelY' }, text: { field: 'label' } },
     },
   ];
+  if (fig.kind === 'group') {
+    // a run that did not finish (or failed) is a red cross on the axis under its label, never a bar
+    layers.push({
+      mark: { type: 'point', shape: 'cross', filled: true, size: 90, color: '#b00000' },
+      transform: [{ filter: "datum.value == null && datum.label != ''" }],
+      encoding: { x, xOffset, y: { ...y, field: 'labelY' } },
+    });
+  }
   if (fig.measure === 'relative') {
     layers.push({
       data: { values: [{ one: 1 }] },

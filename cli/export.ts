@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { cliMain, intArg, parseCli } from '../analysis/cli-support.ts';
 import { writeTables } from '../analysis/export.ts';
-import { figuresOfRun } from '../analysis/figure-data.ts';
+import { figuresOfRun } from '../analysis/run-figures.ts';
 
 const USAGE = `usage: npm run export <result dir> [-- options]
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { cliMain, parseCli } from '../analysis/cli-support.ts';
-import { figuresOfRun } from '../analysis/figure-data.ts';
+import { figuresOfRun } from '../analysis/run-figures.ts';
 import { writeFigures } from '../analysis/figures.ts';
 
 const USAGE = `usage: npm run figures <result dir> [-- options]
