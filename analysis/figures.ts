@@ -65,7 +65,8 @@ export function vegaLiteSpec(fig: FigureData): TopLevelSpec {
   });
   const tops = values.flatMap((v) => [v.value ?? 0, v.high ?? 0]);
   const yMax = Math.max(...tops, fig.measure === 'relative' ? 1 : 0) * 1.12 || 1;
-  const step = fig.platforms.length * BAR_PX + GAP_PX;
+  // group figures' categories carry their settings ('kernel-compile (wall_s): ×1.5, 3 tenants'): room for three lines of them
+  const step = Math.max(fig.platforms.length * BAR_PX + GAP_PX, fig.kind === 'group' ? 170 : 0);
   const width = Math.max(360, fig.categories.length * step);
   const x = {
     field: 'category',

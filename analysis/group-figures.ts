@@ -81,7 +81,7 @@ const busyOf = (i: CellInfo) => i.busy ?? 'all';
 const tenantsOf = (i: CellInfo) => i.tenants ?? 1;
 
 const DIMS: Dim[] = [
-  { name: 'busy', key: (_, i) => busyOf(i), label: (_, i) => (busyOf(i) === 'one' ? 'only the measured tenant busy' : 'all tenants busy'), rank: (_, i) => (busyOf(i) === 'one' ? 1 : 0) },
+  { name: 'busy', key: (_, i) => busyOf(i), label: (_, i) => (busyOf(i) === 'one' ? 'one busy' : 'all busy'), rank: (_, i) => (busyOf(i) === 'one' ? 1 : 0) },
   { name: 'tenants', key: (_, i) => String(tenantsOf(i)), label: (_, i) => `${tenantsOf(i)} tenant${tenantsOf(i) === 1 ? '' : 's'}`, rank: (_, i) => tenantsOf(i) },
   { name: 'neighbour', key: (r) => `${r.neighbour_kind}:${r.neighbour}`, label: (r) => neighbourLabel(r), rank: (r) => ['none', 'competing', 'orthogonal', 'adversarial'].indexOf(r.neighbour_kind) },
   { name: 'overcommit', key: (r) => String(r.overcommit), label: (r) => `×${r.overcommit}`, rank: (r) => r.overcommit },
@@ -127,7 +127,7 @@ const keyOf = (cell: string, metric: string) => `${cell}\u0000${metric}`;
 
 /** A reference cell's point: 1 by definition, no interval; DNF or error when it did not finish. */
 function referencePoint(r: SummaryRow, category: string, byCell: Map<string, SummaryRow>): FigurePoint {
-  const p = point(r, category, 'absolute', byCell);
+  const p = groupPoint(r, category, 'absolute', byCell);
   if (p.status === 'dnf' || p.status === 'error') return { ...p, value: NaN, low: NaN, high: NaN };
   return { ...p, value: 1, low: NaN, high: NaN, status: p.status === 'ok' ? 'reference' : p.status, label: p.label === '' ? 'ref.' : `ref., ${p.label}` };
 }
@@ -200,6 +200,7 @@ export function groupFigures(rows: readonly SummaryRow[], info: ReadonlyMap<stri
       });
     const perTenant = distinct(roles.flatMap((x) => (x.info.cpusPerTenant === undefined ? [] : [x.info.cpusPerTenant])));
     if (perTenant.length === 1) fixedText.push(`${perTenant[0]} host CPU${perTenant[0] === 1 ? '' : 's'} per tenant`);
+    const busyText = onAxis.some((d) => d.name === 'busy') ? '; all busy: every tenant runs the workload, one busy: only the measured tenant does (the others idle)' : '';
     const pooled = roles.some((x) => tenantsOf(x.info) > 1) ? '; a cell\u2019s value is over its tenants and repetitions' : '';
 
     // what the compared cells are relative to, and whether that is the axis the suite declared
@@ -224,7 +225,7 @@ export function groupFigures(rows: readonly SummaryRow[], info: ReadonlyMap<stri
     const accel = accelText(roles.map((x) => x.row));
     const study = text.study ? ` (the study\u2019s ${text.study})` : '';
     const subtitle = (measure: 'relative' | 'absolute') =>
-      `${fixedText.join(', ')}${pooled}${accel}${measure === 'relative' ? mixedText : ''}; bars: mean, whiskers: 95% CI${measure === 'relative' ? '; ref.: the reference itself' : ''}${strayText}`;
+      `${fixedText.join(', ')}${busyText}${pooled}${accel}${measure === 'relative' ? mixedText : ''}; bars: mean, whiskers: 95% CI${measure === 'relative' ? '; ref.: the reference itself' : ''}${strayText}`;
 
     const relPoint = (x: Role, category: string) => (x.role === 'reference' ? referencePoint(x.row, category, byCell) : groupPoint(x.row, category, 'relative', byCell));
     const platformsOf = (xs: Role[]) => platformSort(distinct(xs.map((x) => x.row.platform)), order);
