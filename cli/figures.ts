@@ -9,7 +9,9 @@ const USAGE = `usage: npm run figures <result dir> [-- options]
 
 Renders SVG figures (no browser needed): relative performance per workload with 95% CI whiskers,
 platforms side by side, DNF written where a platform did not finish; overcommit and allocation
-comparisons where the run has those cells. Lists them in index.md.
+comparisons where the run has those cells; the study's Figures 9-12 (fig9, fig10, fig11-limits,
+fig11-platform, fig12) for cells of the overcommit, allocation and nested suites. Lists them in
+index.md.
 
 options:
   --out DIR         output directory (default <result dir>/figures)
