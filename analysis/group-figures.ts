@@ -87,6 +87,7 @@ const DIMS: Dim[] = [
   { name: 'overcommit', key: (r) => String(r.overcommit), label: (r) => `×${r.overcommit}`, rank: (r) => r.overcommit },
   { name: 'memoryLimit', key: (r) => r.memory_limit, label: (r) => `${r.memory_limit} limit`, rank: (r) => (r.memory_limit === 'hard' ? 0 : 1) },
   { name: 'cpuPolicy', key: (r) => r.cpu_policy, label: (r) => policyName(r.cpu_policy), rank: (r) => ['cpuset', 'shares', 'quota'].indexOf(r.cpu_policy) },
+  { name: 'cpusPerTenant', key: (_, i) => String(i.cpusPerTenant ?? ''), label: (_, i) => (i.cpusPerTenant === undefined ? 'CPUs not divided' : `${i.cpusPerTenant} host CPU${i.cpusPerTenant === 1 ? '' : 's'} per tenant`), rank: (_, i) => i.cpusPerTenant ?? 0 },
 ];
 
 /** How a cell's reference differs from it, in words ('×1 of the same platform', 'kvm', 'cpuset'). */
@@ -187,19 +188,17 @@ export function groupFigures(rows: readonly SummaryRow[], info: ReadonlyMap<stri
     const settingLabel = (x: Role) => [...onAxis].reverse().map((d) => d.label(x.row, x.info)).join(', ');
 
     // the subtitle: settings that do not vary on the axis, per platform where they differ between platforms
-    const SUBTITLE_ORDER = ['overcommit', 'tenants', 'busy', 'neighbour', 'memoryLimit', 'cpuPolicy'];
+    const SUBTITLE_ORDER = ['overcommit', 'tenants', 'busy', 'neighbour', 'memoryLimit', 'cpuPolicy', 'cpusPerTenant'];
     const fixedText = [...fixed]
       .sort((a, b) => SUBTITLE_ORDER.indexOf(a.name) - SUBTITLE_ORDER.indexOf(b.name))
       // the defaults (no neighbour, every tenant busy) go without saying
-      .filter((d) => (d.name !== 'neighbour' || roles.some((x) => x.row.neighbour_kind !== 'none')) && (d.name !== 'busy' || roles.some((x) => busyOf(x.info) !== 'all')))
+      .filter((d) => (d.name !== 'neighbour' || roles.some((x) => x.row.neighbour_kind !== 'none')) && (d.name !== 'busy' || roles.some((x) => busyOf(x.info) !== 'all')) && (d.name !== 'cpusPerTenant' || roles.some((x) => x.info.cpusPerTenant !== undefined)))
       .map((d) => {
         const values = distinct(roles.map((x) => d.label(x.row, x.info)));
         if (values.length === 1) return values[0]!;
         const platforms = platformSort(distinct(roles.map((x) => x.row.platform)), order);
         return platforms.map((p) => `${p}: ${distinct(roles.filter((x) => x.row.platform === p).map((x) => d.label(x.row, x.info))).join('/')}`).join(', ');
       });
-    const perTenant = distinct(roles.flatMap((x) => (x.info.cpusPerTenant === undefined ? [] : [x.info.cpusPerTenant])));
-    if (perTenant.length === 1) fixedText.push(`${perTenant[0]} host CPU${perTenant[0] === 1 ? '' : 's'} per tenant`);
     const busyText = onAxis.some((d) => d.name === 'busy') ? '; all busy: every tenant runs the workload, one busy: only the measured tenant does (the others idle)' : '';
     const pooled = roles.some((x) => tenantsOf(x.info) > 1) ? '; a cell\u2019s value is over its tenants and repetitions' : '';
 

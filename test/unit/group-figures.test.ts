@@ -482,3 +482,19 @@ test('a cell that is the reference inside its figure is drawn at 1 even when it 
   t.regex(f11.title, /relative to a hard memory limit on the same platform/);
   t.true(all.every((f) => f.kind === 'group'), 'the ungrouped x1 cell only serves as a reference: no generic figure for it');
 });
+
+test('no two cells share a bar: a setting that varies within a platform is on the axis (here CPUs per tenant)', (t) => {
+  const cells = allocationCells();
+  // the same lxc cells again with 2 CPUs per tenant (a 4-CPU host merged in): only cpusPerTenant differs
+  const wider = cells.filter((c) => c.platform === 'lxc').map((c) => ({ ...c, cpusPerTenant: 2 }));
+  for (const c of wider) if (c.reference) c.reference = c.reference.replace(/\/c1$/, '/c2');
+  for (const [name, set] of [['overcommit', overcommitCells()], ['allocation', cells], ['nested', nestedCells()], ['allocation on two hosts', [...cells, ...wider]]] as const) {
+    for (const f of figs(set as HandCell[])) {
+      const keys = f.points.map((p) => `${p.category}\u0000${p.platform}`);
+      t.is(new Set(keys).size, keys.length, `${name}: ${f.id} draws two cells as one bar`);
+    }
+  }
+  const f10 = fig(figs([...cells, ...wider]), 'fig10');
+  t.true(f10.categories.includes('specjbb-like (bops): 2 host CPUs per tenant, CPU shares, one busy'), f10.categories.join(' | '));
+  t.notRegex(f10.subtitle, /host CPUs? per tenant/);
+});
