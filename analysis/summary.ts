@@ -235,7 +235,12 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
   }
 
   const rounds = reference === '' ? undefined : groups.get(reference)?.get(group.metric);
-  const byRep = (g: Group) => new Map(g.ok.map((x) => [x.rep, x.value as number]));
+  // a round of a multi-tenant cell has one value per tenant: the round's value is their mean
+  const byRep = (g: Group) => {
+    const per = new Map<number, number[]>();
+    for (const x of g.ok) per.set(x.rep, [...(per.get(x.rep) ?? []), x.value as number]);
+    return new Map([...per].map(([rep, xs]) => [rep, xs.reduce((a, b) => a + b, 0) / xs.length]));
+  };
   const within = rounds && group.ok.length > 0 ? roundRatio(byRep(group), byRep(rounds)) : { ratio: NaN, low: NaN, high: NaN, pairs: 0 };
   const calibrated = [...group.samples, ...(rounds?.samples ?? [])].filter((x) => !x.warmup && x.calibration);
   // the larger of the CPU loop's and the kernel work's spreads (a host's syscall speed can move alone)
