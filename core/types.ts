@@ -2,7 +2,8 @@
 // A new platform is one Driver file; a new benchmark is one Workload file; both plus one registry line.
 
 export type ProfileName = 'smoke' | 'quick' | 'paper';
-export type CpuPolicy = 'cpuset' | 'shares';
+/** cpuset: exclusive pinned CPUs; shares: every CPU, by weight; quota: every CPU, capped by a CFS quota (GuestSpec.cpuQuota). */
+export type CpuPolicy = 'cpuset' | 'shares' | 'quota';
 export type LimitKind = 'hard' | 'soft';
 export type Accel = 'native' | 'kvm' | 'tcg';
 export type Better = 'lower' | 'higher';
@@ -130,6 +131,8 @@ export interface Driver {
   readonly hostPackages: string[];
   /** Guests are host processes (bare metal): the workloads' guest packages are then host packages too. */
   readonly guestIsHost?: boolean;
+  /** CPU policies this platform can express; undefined = every one. A suite cell with another one is refused or skipped. */
+  readonly cpuPolicies?: CpuPolicy[];
   /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
   readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
   /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
@@ -255,6 +258,16 @@ export interface Cell {
   overcommit: number;
   /** id of the cell this one is compared against in ratios (undefined for reference cells). */
   reference?: string;
+  /** How many tenants of the cell's workload run at the same time (absent = 1). */
+  tenants?: number;
+  /** Allocation: every tenant busy, or only tenant 0 (the others provisioned idle). Absent = 'all'. */
+  busy?: 'all' | 'one';
+  /** Allocation: the host CPUs each tenant is given (C/k), by the cell's cpuPolicy. */
+  cpusPerTenant?: number;
+  /** The figure or part of the suite the cell belongs to (e.g. 'fig9'). */
+  group?: string;
+  /** Which axis the reference cell differs in. */
+  referenceAxis?: 'platform' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'neighbour';
 }
 
 export type SampleStatus = 'ok' | 'dnf' | 'error';
@@ -272,6 +285,14 @@ export interface Sample {
   memoryLimit: LimitKind;
   overcommit: number;
   reference?: string;
+  /** Multi-tenant cells: which tenant (0-based) this sample is of. */
+  tenant?: number;
+  tenants?: number;
+  busy?: 'all' | 'one';
+  group?: string;
+  cpusPerTenant?: number;
+  /** OOM kills inside the guest during the run. */
+  oomKills?: number;
   rep: number;
   warmup: boolean;
   metric: string;
