@@ -181,6 +181,7 @@ function expandGroup(def: SuiteDefinition, g: SuiteGroup, sel: MatrixSelection):
     });
   }
   const points: Point[] = [];
+  const said = new Set<string>();
   for (const platform of platforms) {
     for (const workload of workloads) {
       for (const cpuPolicy of policies(platform)) {
@@ -188,7 +189,9 @@ function expandGroup(def: SuiteDefinition, g: SuiteGroup, sel: MatrixSelection):
         if (can && !can.includes(cpuPolicy)) {
           const why = `platform ${platform} cannot express CPU policy ${cpuPolicy} (it supports ${can.join(', ')})`;
           if (sel.explicitPlatforms) throw new UsageError(`${why}: leave it out of --platforms for suite ${def.name}`);
-          sel.onSkip?.(`skipping ${g.id} cells of ${platform} with ${cpuPolicy}: ${why}`);
+          const line = `skipping ${g.id} cells of ${platform} with ${cpuPolicy}: ${why}`;
+          if (!said.has(line)) sel.onSkip?.(line);
+          said.add(line);
           continue;
         }
         for (const memoryLimit of memories(platform)) for (const s of shapes) points.push({ platform, workload, cpuPolicy, memoryLimit, ...s });
