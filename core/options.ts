@@ -215,8 +215,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))]);
   const neighbours = list(v.neighbours);
   checkAll('neighbour', neighbours, [...NEIGHBOUR_ORDER, ...known.neighbours]);
-  const overcommit = numbers('overcommit', list(v.overcommit), def, (g) => g.overcommit !== undefined, 'an overcommit axis');
-  const tenants = numbers('tenants', list(v.tenants), def, (g) => g.allocation !== undefined, 'an allocation axis');
+  const overcommit = numbers('overcommit', list(v.overcommit), def, (g) => g.overcommit !== undefined, 'overcommit axis');
+  const tenants = numbers('tenants', list(v.tenants), def, (g) => g.allocation !== undefined, 'allocation axis');
   for (const f of overcommit ?? []) if (f < 1) throw new UsageError(`--overcommit ${f} is below 1: there is nothing to overcommit`);
   for (const k of tenants ?? []) if (!Number.isInteger(k) || k < 1) throw new UsageError(`--tenants must be whole numbers of at least 1, got ${k}`);
   const vcpus = int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus;
