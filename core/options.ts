@@ -215,6 +215,10 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))]);
   const neighbours = list(v.neighbours);
   checkAll('neighbour', neighbours, [...NEIGHBOUR_ORDER, ...known.neighbours]);
+  // a suite with groups sets CPU policy and memory limit per figure: a run-wide choice would silently not apply
+  for (const o of ['cpu-policy', 'memory-limit'] as const) {
+    if (v[o] !== undefined && def.groups) throw new UsageError(`--${o}: suite ${def.name} sets it per figure (its groups' axes); leave it out`);
+  }
   const overcommit = numbers('overcommit', list(v.overcommit), def, (g) => g.overcommit !== undefined, 'overcommit axis');
   const tenants = numbers('tenants', list(v.tenants), def, (g) => g.allocation !== undefined, 'allocation axis');
   for (const f of overcommit ?? []) if (f < 1) throw new UsageError(`--overcommit ${f} is below 1: there is nothing to overcommit`);
