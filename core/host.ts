@@ -41,10 +41,13 @@ export function hostSwapBytes(): number {
  */
 export function hostTenancy(o: { vcpus: number; memoryBytes: number; memoryBudget?: number }): TenancyHost {
   const memoryBytes = totalmem();
+  const own = hostSwapBytes();
+  const bounded = boundedSwapBytes(memoryBytes);
   return {
     cpus: cpus().length,
     memoryBytes,
-    swapBytes: Math.max(hostSwapBytes(), boundedSwapBytes(memoryBytes)),
+    swapBytes: Math.max(own, bounded),
+    swapSource: own >= bounded ? 'host' : 'bounded',
     memoryBudget: o.memoryBudget ?? defaultMemoryBudget(cpus().length, memoryBytes, o.vcpus, o.memoryBytes),
     vcpus: o.vcpus,
     guestMemoryBytes: o.memoryBytes,

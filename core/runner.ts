@@ -236,7 +236,7 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   io.out(`profile ${profile.name}: ${plan.vcpus} vCPU(s) and ${(plan.memoryBytes / GiB).toFixed(2)} GiB per guest, ${profile.reps} reps + ${profile.warmup} warm-up per cell`);
   for (const a of plan.adjustments) io.out(`note: ${a}`);
   const t = plan.tenancy;
-  if (t) io.out(`tenants: memory budget M ${(t.memoryBudget / GiB).toFixed(2)} GiB (the arena's limit) on ${t.cpus} host CPUs, ${(t.memoryBytes / GiB).toFixed(2)} GiB memory, ${(t.swapBytes / GiB).toFixed(2)} GiB swap`);
+  if (t) io.out(`tenants: memory budget M ${(t.memoryBudget / GiB).toFixed(2)} GiB (the arena's limit) on ${t.cpus} host CPUs, ${(t.memoryBytes / GiB).toFixed(2)} GiB memory, ${(t.swapBytes / GiB).toFixed(2)} GiB swap${t.swapSource === 'bounded' ? ' (a bounded swap the run provides: the host has less)' : ''}`);
   io.out(`${plan.cells.length} cells:`);
   for (const c of plan.cells) {
     const shapes = t ? tenantShapes(c, t) : undefined;

@@ -18,6 +18,8 @@ export interface TenancyHost {
   memoryBytes: number;
   /** Swap the tenants' excess may go to: the host's, or the bounded one the harness provides for the run. */
   swapBytes: number;
+  /** Where that swap comes from (for the plan's text). */
+  swapSource?: 'host' | 'bounded';
   /** The tenants' memory budget M (the arena's limit). */
   memoryBudget: number;
   /** The run's size of one guest (profile or --vcpus / --memory). */
