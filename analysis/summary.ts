@@ -117,7 +117,7 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   cpu_policy: 'CPU allocation policy: cpuset (pinning), shares (weights on every CPU) or quota (a CFS quota cap).',
   memory_limit: 'Memory limit kind: hard or soft.',
   overcommit: 'Overcommit factor of the cell.',
-  tenants: 'Tenants running the workload at the same time in this cell (statistics are over tenants and repetitions); empty for one.',
+  tenants: 'Tenants running the workload at the same time in this cell (statistics are over tenants and repetitions); empty for cells not sized for tenants.',
   busy: "Allocation cells: 'all' tenants busy, or only tenant 'one' (the others provisioned idle); empty otherwise.",
   group: 'The part of the suite (figure) the cell belongs to, e.g. fig9; empty for suites without groups.',
   cpus_per_tenant: 'Allocation cells: host CPUs each tenant is given (C/k) by the cell\'s cpu_policy; empty otherwise.',

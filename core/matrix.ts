@@ -203,7 +203,8 @@ function expandGroup(def: SuiteDefinition, g: SuiteGroup, sel: MatrixSelection):
   return points.map((p) => {
     const id = idOf(p);
     const cell: Cell = { id, platform: p.platform, workload: p.workload, resource: resource(p.workload), neighbourKind: 'none', neighbour: 'none', cpuPolicy: p.cpuPolicy, memoryLimit: p.memoryLimit, overcommit: p.overcommit };
-    if (p.tenants !== undefined && p.tenants > 1) cell.tenants = p.tenants;
+    // set even when 1 (the id then stays a single-tenant one): the cell is still sized from the budget
+    if (p.tenants !== undefined) cell.tenants = p.tenants;
     if (p.busy) cell.busy = p.busy;
     if (p.cpusPerTenant !== undefined) cell.cpusPerTenant = p.cpusPerTenant;
     cell.group = g.id;

@@ -241,7 +241,7 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   for (const c of plan.cells) {
     const shapes = t ? tenantShapes(c, t) : undefined;
     const s0 = shapes?.[0];
-    const size = s0 ? `   [${shapes.length} tenants${c.busy === 'one' ? ' (1 busy)' : ''} x ${s0.vcpus} vCPU ${(s0.memoryBytes / GiB).toFixed(2)} GiB${s0.cpuQuota !== undefined ? `, quota ${+(s0.cpuQuota * s0.vcpus).toFixed(2)} CPU` : ''}; cpus ${shapes.map((x) => x.cpus.join(',')).join(' | ')}]` : '';
+    const size = s0 ? `   [${shapes.length} tenant${shapes.length > 1 ? 's' : ''}${c.busy === 'one' ? ' (1 busy)' : ''} x ${s0.vcpus} vCPU ${(s0.memoryBytes / GiB).toFixed(2)} GiB${s0.cpuQuota !== undefined ? `, quota ${+(s0.cpuQuota * s0.vcpus).toFixed(2)} CPU` : ''}; cpus ${shapes.map((x) => x.cpus.join(',')).join(' | ')}]` : '';
     io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}${size}`);
   }
   io.out(`${todo.length} runs${already ? ` (${already} already done)` : ''}, estimated ${formatDuration(est)}`);

@@ -113,15 +113,16 @@ export function tenantCpus(policy: CpuPolicy, vcpus: number, hostCpus: number, t
 }
 
 /**
- * Every tenant of a multi-tenant cell, or undefined for a single-tenant cell (today's sizing).
+ * Every tenant of a cell sized for tenants (Cell.tenants set, even to 1), or undefined for any
+ * other cell (today's sizing: the run's vCPUs and memory).
  * Allocation cells (cpusPerTenant set): cpuset = disjoint blocks of C/k CPUs with C/k vCPUs;
  * shares = every CPU, equal weights, C vCPUs (so a lone busy tenant can use idle cores);
  * quota = every CPU, C vCPUs, capped at C/k CPUs (cpuQuota = (C/k)/C). Memory: min(guest, M/k).
  * Overcommit cells: N tenants of V = f*C/N vCPUs and G = f*M/N memory; quota caps each at V CPUs.
  */
 export function tenantShapes(cell: Pick<Cell, 'tenants' | 'busy' | 'cpusPerTenant' | 'cpuPolicy' | 'overcommit'>, host: TenancyHost): TenantShape[] | undefined {
+  if (cell.tenants === undefined && cell.cpusPerTenant === undefined) return undefined;
   const n = cell.tenants ?? 1;
-  if (n <= 1 && cell.cpusPerTenant === undefined) return undefined;
   const busy = (t: number) => cell.busy !== 'one' || t === 0;
   if (cell.cpusPerTenant !== undefined) {
     const c = allocationCpus(n, host.cpus);

@@ -201,3 +201,17 @@ test('samples carry the cell\'s tenants, busy, group and CPUs per tenant', (t) =
   const plain = sampleCellFields(expandCells(baseline, sel)[0]!);
   t.false('tenants' in plain || 'group' in plain || 'busy' in plain);
 });
+
+test('an overcommit cell of one tenant keeps a single-tenant id but is still sized from the budget', async (t) => {
+  const { tenantShapes } = await import('../../core/tenancy.ts');
+  const host = { ...two, vcpus: 2, memoryBudget: 3 * GiB, guestMemoryBytes: 2 * GiB };
+  const cells = expandCells(overcommit, { ...groupSel(['lxc'], host), workloads: ['kernel-compile'], overcommitFactors: [1, 2] });
+  const x1 = cells.find((c) => c.overcommit === 1)!;
+  t.is(x1.id, 'lxc/kernel-compile/none:none/cpuset/hard/x1');
+  t.is(x1.tenants, 1);
+  t.deepEqual(tenantShapes(x1, host)!.map((s) => [s.vcpus, s.memoryBytes / GiB, s.cpus]), [[2, 3, [0, 1]]]);
+  const x2 = cells.find((c) => c.overcommit === 2)!;
+  t.is(x2.id, 'lxc/kernel-compile/none:none/cpuset/hard/x2/t2');
+  t.deepEqual(tenantShapes(x2, host)!.map((s) => [s.vcpus, s.memoryBytes / GiB, s.cpus]), [[2, 3, [0, 1]], [2, 3, [0, 1]]]);
+  t.is(x2.reference, x1.id);
+});
