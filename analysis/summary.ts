@@ -21,6 +21,11 @@ export interface SummaryRow {
   cpu_policy: string;
   memory_limit: string;
   overcommit: number;
+  /** Multi-tenant cells (undefined = one tenant / not part of a group): written empty. */
+  tenants: number | undefined;
+  busy: string | undefined;
+  group: string | undefined;
+  cpus_per_tenant: number | undefined;
   metric: string;
   unit: string;
   better: string;
@@ -61,6 +66,10 @@ export const SUMMARY_COLUMNS = [
   'cpu_policy',
   'memory_limit',
   'overcommit',
+  'tenants',
+  'busy',
+  'group',
+  'cpus_per_tenant',
   'metric',
   'unit',
   'better',
@@ -105,9 +114,13 @@ export const COLUMN_DOCS: Record<SummaryColumn, string> = {
   resource: 'Resource the workload stresses (cpu, disk, memory, network).',
   neighbour_kind: 'Kind of neighbour beside the measured guest (none, competing, orthogonal, adversarial).',
   neighbour: 'Neighbour workload running beside the measured guest.',
-  cpu_policy: 'CPU allocation policy: cpuset (pinning) or shares.',
+  cpu_policy: 'CPU allocation policy: cpuset (pinning), shares (weights on every CPU) or quota (a CFS quota cap).',
   memory_limit: 'Memory limit kind: hard or soft.',
   overcommit: 'Overcommit factor of the cell.',
+  tenants: 'Tenants running the workload at the same time in this cell (statistics are over tenants and repetitions); empty for cells not sized for tenants.',
+  busy: "Allocation cells: 'all' tenants busy, or only tenant 'one' (the others provisioned idle); empty otherwise.",
+  group: 'The part of the suite (figure) the cell belongs to, e.g. fig9; empty for suites without groups.',
+  cpus_per_tenant: 'Allocation cells: host CPUs each tenant is given (C/k) by the cell\'s cpu_policy; empty otherwise.',
   metric: 'Metric name, as reported by the workload.',
   unit: 'Unit of the metric and of every value column (mean, sd, median, min, max, ci95_*).',
   better: 'Whether lower or higher values are better.',
@@ -263,6 +276,10 @@ function summarizeGroup(group: Group, groups: Map<string, Map<string, Group>>): 
     cpu_policy: first.cpuPolicy,
     memory_limit: first.memoryLimit,
     overcommit: first.overcommit,
+    tenants: first.tenants,
+    busy: first.busy ?? (first.cpusPerTenant !== undefined ? 'all' : undefined),
+    group: first.group,
+    cpus_per_tenant: first.cpusPerTenant,
     metric: group.metric,
     unit: first.unit,
     better: first.better,

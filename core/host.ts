@@ -1,9 +1,10 @@
 // Facts about the host, where the harness keeps its state, and installing what a run needs.
 import { execa } from 'execa';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import si from 'systeminformation';
 import { UnavailableError } from './errors.ts';
+import { boundedSwapBytes, defaultMemoryBudget, type TenancyHost } from './tenancy.ts';
 import type { GuestSpec } from './types.ts';
 
 /** Built once, reused across runs (guest root filesystems, unpacked sources). */
@@ -22,6 +23,35 @@ export function isRoot(): boolean {
  */
 export function memoryCeiling(spec: Pick<GuestSpec, 'memoryBytes'>): number {
   return Math.min(spec.memoryBytes * 2, Math.floor(totalmem() * 0.75));
+}
+
+/** The host's swap (SwapTotal of /proc/meminfo), bytes; 0 where it cannot be read. */
+export function hostSwapBytes(): number {
+  try {
+    const kb = readFileSync('/proc/meminfo', 'utf8').match(/^SwapTotal:\s+(\d+) kB/m)?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * This host as multi-tenant sizing sees it: its CPUs and memory, the swap the tenants may use (the
+ * host's, or the bounded one the harness provides where there is none or less), the budget M.
+ */
+export function hostTenancy(o: { vcpus: number; memoryBytes: number; memoryBudget?: number }): TenancyHost {
+  const memoryBytes = totalmem();
+  const own = hostSwapBytes();
+  const bounded = boundedSwapBytes(memoryBytes);
+  return {
+    cpus: cpus().length,
+    memoryBytes,
+    swapBytes: Math.max(own, bounded),
+    swapSource: own >= bounded ? 'host' : 'bounded',
+    memoryBudget: o.memoryBudget ?? defaultMemoryBudget(cpus().length, memoryBytes, o.vcpus, o.memoryBytes),
+    vcpus: o.vcpus,
+    guestMemoryBytes: o.memoryBytes,
+  };
 }
 
 export function isDebianLike(): boolean {

@@ -3,7 +3,9 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.ts';
 import { PROFILES, PROFILE_NAMES } from './profiles.ts';
-import { NEIGHBOUR_ORDER, type SuiteDefinition } from './matrix.ts';
+import { cpus, totalmem } from 'node:os';
+import { NEIGHBOUR_ORDER, type SuiteDefinition, type SuiteGroup } from './matrix.ts';
+import { checkMemoryBudget, defaultMemoryBudget } from './tenancy.ts';
 import type { CpuPolicy, LimitKind, ProfileName } from './types.ts';
 
 export interface RunOptions {
@@ -40,6 +42,14 @@ export interface RunOptions {
   guestMitigations?: GuestMitigations;
   /** --no-monitors: no PSI/CPU/memory sampling beside the measured runs (to measure the monitors' own cost). */
   noMonitors?: boolean;
+  /** Multi-tenant cells: the tenants' memory budget M (the arena's limit), bytes; --memory-budget or the host's default. */
+  memoryBudget?: number;
+  /** Set when --memory-budget was given. */
+  memoryBudgetChosen?: boolean;
+  /** --overcommit f,f: replaces the overcommit factors of the suite's groups. */
+  overcommit?: number[];
+  /** --tenants k,k: replaces the allocation tenant counts of the suite's groups. */
+  tenants?: number[];
 }
 
 export const GUEST_MITIGATIONS = ['host', 'auto', 'off'] as const;
@@ -66,6 +76,10 @@ options:
   --memory-limit hard|soft      memory limit kind (default hard; lxcvm: soft)
   --vcpus N                     vCPUs per guest (profile default, reduced to what the host can give every guest)
   --memory SIZE                 memory per guest, e.g. 2G, 512M (profile default)
+  --memory-budget SIZE          suites with tenants: the tenants' memory budget M, e.g. 4G (default: what C/V guests of
+                                --memory would get, at most half the host's memory); overcommit f puts f x M in M
+  --overcommit F,F              suites with an overcommit axis: the factors to run (e.g. 1,1.5,2), each at least 1
+  --tenants K,K                 suites with an allocation axis: tenant counts, each dividing the host's CPUs
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
   --accel auto|kvm|tcg          VM platforms: auto (default) uses KVM where a probe guest boots under it, else
                                 TCG emulation at the smoke profile only; tcg forces emulation at any profile;
@@ -107,12 +121,12 @@ export function parseDuration(v: string): number {
   return s;
 }
 
-export function parseSize(v: string): number {
+export function parseSize(v: string, option = 'memory'): number {
   const m = v.match(/^(\d+(?:\.\d+)?)([KMGT]i?B?)?$/i);
-  if (!m) throw new UsageError(`--memory must look like 512M or 2G, got '${v}'`);
+  if (!m) throw new UsageError(`--${option} must look like 512M or 2G, got '${v}'`);
   const unit = (m[2] ?? 'M').toUpperCase()[0]!;
   const bytes = Math.round(Number(m[1]) * 1024 ** ({ K: 1, M: 2, G: 3, T: 4 } as Record<string, number>)[unit]!);
-  if (bytes < 64 * 1024 ** 2) throw new UsageError(`--memory must be at least 64M, got '${v}'`);
+  if (bytes < 64 * 1024 ** 2) throw new UsageError(`--${option} must be at least 64M, got '${v}'`);
   return bytes;
 }
 
@@ -124,6 +138,16 @@ function oneOf<T extends string>(name: string, v: string | undefined, choices: r
 
 function checkAll(what: string, values: string[] | undefined, valid: string[]): void {
   for (const v of values ?? []) if (!valid.includes(v)) throw new UsageError(`unknown ${what} '${v}'; valid: ${valid.join(', ')}`);
+}
+
+/** A list of numbers for an option only suites with such a group take. */
+function numbers(name: string, items: string[] | undefined, def: SuiteDefinition, has: (g: SuiteGroup) => boolean, what: string): number[] | undefined {
+  if (items === undefined) return undefined;
+  if (!def.groups?.some(has)) throw new UsageError(`--${name}: suite ${def.name} has no ${what}`);
+  return items.map((x) => {
+    if (!/^\d+(\.\d+)?$/.test(x)) throw new UsageError(`--${name} takes numbers separated by commas, got '${x}'`);
+    return Number(x);
+  });
 }
 
 export interface Known {
@@ -158,6 +182,9 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         vcpus: { type: 'string' },
         memory: { type: 'string' },
         'pids-max': { type: 'string' },
+        'memory-budget': { type: 'string' },
+        overcommit: { type: 'string' },
+        tenants: { type: 'string' },
         accel: { type: 'string' },
         'guest-mitigations': { type: 'string' },
         'no-monitors': { type: 'boolean' },
@@ -188,6 +215,20 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))]);
   const neighbours = list(v.neighbours);
   checkAll('neighbour', neighbours, [...NEIGHBOUR_ORDER, ...known.neighbours]);
+  // a suite with groups sets CPU policy and memory limit per figure: a run-wide choice would silently not apply
+  for (const o of ['cpu-policy', 'memory-limit'] as const) {
+    if (v[o] !== undefined && def.groups) throw new UsageError(`--${o}: suite ${def.name} sets it per figure (its groups' axes); leave it out`);
+  }
+  const overcommit = numbers('overcommit', list(v.overcommit), def, (g) => g.overcommit !== undefined, 'overcommit axis');
+  const tenants = numbers('tenants', list(v.tenants), def, (g) => g.allocation !== undefined, 'allocation axis');
+  for (const f of overcommit ?? []) if (f < 1) throw new UsageError(`--overcommit ${f} is below 1: there is nothing to overcommit`);
+  for (const k of tenants ?? []) if (!Number.isInteger(k) || k < 1) throw new UsageError(`--tenants must be whole numbers of at least 1, got ${k}`);
+  const vcpus = int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus;
+  const memoryBytes = v.memory === undefined ? p.memoryBytes : parseSize(v.memory);
+  if (v['memory-budget'] !== undefined && !def.groups?.some((g) => g.overcommit || g.allocation)) throw new UsageError(`--memory-budget: suite ${def.name} has no multi-tenant cells`);
+  // recorded for suites with tenants (manifest options), chosen or not
+  const memoryBudget = !def.groups ? undefined : v['memory-budget'] === undefined ? defaultMemoryBudget(cpus().length, totalmem(), vcpus, memoryBytes) : parseSize(v['memory-budget'], 'memory-budget');
+  if (memoryBudget !== undefined) checkMemoryBudget(memoryBudget, totalmem());
   return {
     suite: def.name,
     profile,
@@ -209,8 +250,12 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     ...(v['memory-limit'] !== undefined ? { memoryLimitChosen: true } : {}),
     ...(v.timeout !== undefined ? { timeoutChosen: true } : {}),
     ...(v.accel !== undefined ? { accel: oneOf('accelerator', v.accel, ['auto', 'kvm', 'tcg'] as const) } : {}),
-    vcpus: int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus,
-    memoryBytes: v.memory === undefined ? p.memoryBytes : parseSize(v.memory),
+    vcpus,
+    memoryBytes,
+    ...(memoryBudget !== undefined ? { memoryBudget } : {}),
+    ...(v['memory-budget'] !== undefined ? { memoryBudgetChosen: true } : {}),
+    ...(overcommit ? { overcommit } : {}),
+    ...(tenants ? { tenants } : {}),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
     ...(v['guest-mitigations'] !== undefined ? { guestMitigations: oneOf('guest mitigation setting', v['guest-mitigations'], GUEST_MITIGATIONS) } : {}),
     ...(v['no-monitors'] ? { noMonitors: true } : {}),

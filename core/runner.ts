@@ -15,7 +15,8 @@ import { NEIGHBOURS, WORKLOADS, allGuestPackages } from '../workloads/index.ts';
 import { cleanupAll, installSignalHandlers } from './cleanup.ts';
 import { UnavailableError, UsageError, errorMessage, fileSystemError } from './errors.ts';
 import { acquireLock } from './lock.ts';
-import { CACHE_DIR, ensurePackages, gitCommit, hostFacts, isDebianLike, isRoot, missingPackages, toolVersions } from './host.ts';
+import { CACHE_DIR, ensurePackages, gitCommit, hostFacts, hostTenancy, isDebianLike, isRoot, missingPackages, toolVersions } from './host.ts';
+import { tenancyLoad, tenantShapes, type TenancyHost } from './tenancy.ts';
 import { cpuLayout, expandCells, sampleCellFields, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from './matrix.ts';
 import { HELP, parseSuiteArgs, type RunOptions } from './options.ts';
 import { PROFILES } from './profiles.ts';
@@ -56,7 +57,10 @@ const stdio: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => proc
 
 function estimateRunS(cell: Cell, profile: Profile, accel: Record<string, Accel> = {}): number {
   const w = WORKLOADS[cell.workload]?.estimatedSeconds?.[profile.name] ?? 60;
-  return (w + GUEST_OVERHEAD_S * (cell.neighbour === 'none' ? 1 : 2)) * (accel[cell.platform] === 'tcg' ? TCG_SLOWDOWN : 1);
+  const tcg = accel[cell.platform] === 'tcg';
+  // tenants share the host: N busy tenants under TCG cost about N times, natively f times
+  const guests = (cell.tenants ?? 1) + (cell.neighbour === 'none' ? 0 : 1);
+  return (w * tenancyLoad(cell, { cpus: cpus().length }, tcg) + GUEST_OVERHEAD_S * guests) * (tcg ? TCG_SLOWDOWN : 1);
 }
 
 /** The profile a platform's runs use: under TCG, a longer run timeout unless --timeout was given. */
@@ -193,10 +197,19 @@ interface Plan {
   memoryBytes: number;
   adjustments: string[];
   guestsPerRun: number;
+  /** Suites with groups: the host and budget multi-tenant cells are sized from (core/tenancy.ts tenantShapes). */
+  tenancy?: TenancyHost;
 }
 
-function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _profile: Profile, _io: Io): Plan {
+function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _profile: Profile, io: Io): Plan {
+  const tenancy = def.groups ? hostTenancy(opts) : undefined;
   const cells = expandCells(def, {
+    tenancy,
+    cpuPolicies: Object.fromEntries(platforms.map((p) => [p, DRIVERS[p]?.cpuPolicies])),
+    explicitPlatforms: opts.platforms !== undefined,
+    overcommitFactors: opts.overcommit,
+    allocationTenants: opts.tenants,
+    onSkip: io.err,
     platforms,
     workloads: opts.workloads,
     neighbours: opts.neighbours,
@@ -213,7 +226,7 @@ function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], _
   if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');
   const guestsPerRun = Math.max(...cells.map((c) => 1 + (c.neighbour === 'none' ? 0 : 1) + (WORKLOADS[c.workload]?.tiers?.length ?? 0)));
   const fit = fitToHost(opts, guestsPerRun, cpus().length, totalmem());
-  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit };
+  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit, ...(tenancy ? { tenancy } : {}) };
 }
 
 function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, accel: Record<string, Accel> = {}): void {
@@ -222,8 +235,15 @@ function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, acce
   const est = todo.reduce((s, r) => s + estimateRunS(r.cell, profile, accel), 0);
   io.out(`profile ${profile.name}: ${plan.vcpus} vCPU(s) and ${(plan.memoryBytes / GiB).toFixed(2)} GiB per guest, ${profile.reps} reps + ${profile.warmup} warm-up per cell`);
   for (const a of plan.adjustments) io.out(`note: ${a}`);
+  const t = plan.tenancy;
+  if (t) io.out(`tenants: memory budget M ${(t.memoryBudget / GiB).toFixed(2)} GiB (the arena's limit) on ${t.cpus} host CPUs, ${(t.memoryBytes / GiB).toFixed(2)} GiB memory, ${(t.swapBytes / GiB).toFixed(2)} GiB swap${t.swapSource === 'bounded' ? ' (a bounded swap the run provides: the host has less)' : ''}`);
   io.out(`${plan.cells.length} cells:`);
-  for (const c of plan.cells) io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}`);
+  for (const c of plan.cells) {
+    const shapes = t ? tenantShapes(c, t) : undefined;
+    const s0 = shapes?.[0];
+    const size = s0 ? `   [${shapes.length} tenant${shapes.length > 1 ? 's' : ''}${c.busy === 'one' ? ' (1 busy)' : ''} x ${s0.vcpus} vCPU ${(s0.memoryBytes / GiB).toFixed(2)} GiB${s0.cpuQuota !== undefined ? `, quota ${+(s0.cpuQuota * s0.vcpus).toFixed(2)} CPU` : ''}; cpus ${shapes.map((x) => x.cpus.join(',')).join(' | ')}]` : '';
+    io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}${size}`);
+  }
   io.out(`${todo.length} runs${already ? ` (${already} already done)` : ''}, estimated ${formatDuration(est)}`);
 }
 

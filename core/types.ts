@@ -2,7 +2,7 @@
 // A new platform is one Driver file; a new benchmark is one Workload file; both plus one registry line.
 
 export type ProfileName = 'smoke' | 'quick' | 'paper';
-/** cpuset = pinning to exclusive CPUs, shares = weights on shared CPUs, quota = a CFS quota cap. */
+/** cpuset: exclusive pinned CPUs; shares: every CPU, by weight; quota: every CPU, capped by a CFS quota (GuestSpec.cpuQuota). */
 export type CpuPolicy = 'cpuset' | 'shares' | 'quota';
 export type LimitKind = 'hard' | 'soft';
 export type Accel = 'native' | 'kvm' | 'tcg';
@@ -131,6 +131,8 @@ export interface Driver {
   readonly hostPackages: string[];
   /** Guests are host processes (bare metal): the workloads' guest packages are then host packages too. */
   readonly guestIsHost?: boolean;
+  /** CPU policies this platform can express; undefined = every one. A suite cell with another one is refused or skipped. */
+  readonly cpuPolicies?: CpuPolicy[];
   /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
   readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
   /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
@@ -262,7 +264,7 @@ export interface Cell {
   busy?: 'all' | 'one';
   /** Allocation: the host CPUs each tenant is given (C/k), by the cell's cpuPolicy. */
   cpusPerTenant?: number;
-  /** The figure/part of the suite the cell belongs to (e.g. 'fig9', 'fig10', 'fig11-limits', 'fig11-platform', 'fig12'). */
+  /** The figure or part of the suite the cell belongs to (e.g. 'fig9'). */
   group?: string;
   /** Which axis the reference cell differs in. */
   referenceAxis?: 'platform' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'neighbour';
@@ -283,6 +285,14 @@ export interface Sample {
   memoryLimit: LimitKind;
   overcommit: number;
   reference?: string;
+  /** Multi-tenant cells: which tenant (0-based) this sample is of. */
+  tenant?: number;
+  tenants?: number;
+  busy?: 'all' | 'one';
+  group?: string;
+  cpusPerTenant?: number;
+  /** OOM kills inside the guest during the run. */
+  oomKills?: number;
   rep: number;
   warmup: boolean;
   metric: string;
@@ -312,15 +322,6 @@ export interface Sample {
   guestMitigations?: string;
   /** The run's artifacts directory, relative to the result directory (runs/<cell>#<rep>). */
   artifacts?: string;
-  /** Multi-tenant cells: which tenant (0-based) this sample is of. */
-  tenant?: number;
-  /** Copied from the cell (see Cell). */
-  tenants?: number;
-  busy?: 'all' | 'one';
-  group?: string;
-  cpusPerTenant?: number;
-  /** OOM kills inside this tenant's guest during the run. */
-  oomKills?: number;
 }
 
 /** The fixed calibration work's times: the same work every time, so a slower host shows as larger values. */

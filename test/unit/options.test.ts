@@ -86,3 +86,30 @@ test('--resume refuses options that would change the plan, naming them; --dry-ru
   t.is(o.resume, 'results/x');
   t.true(o.dryRun);
 });
+
+test('--memory-budget, --overcommit and --tenants: recorded for suites with tenants, refused elsewhere', async (t) => {
+  const { totalmem, cpus } = await import('node:os');
+  const overcommit = (await import('../../suites/overcommit.ts')).default;
+  const allocation = (await import('../../suites/allocation.ts')).default;
+  const k2 = { ...known, platforms: ['lxc', 'kvm', 'lightvm', 'baremetal'], workloads: ['kernel-compile', 'specjbb-like', 'ycsb-redis'] };
+  const o = parseSuiteArgs(['--memory-budget', '3G', '--overcommit', '1,2.5'], overcommit, k2);
+  if (o === 'help') return t.fail();
+  t.is(o.memoryBudget, 3 * 1024 ** 3);
+  t.true(o.memoryBudgetChosen);
+  t.deepEqual(o.overcommit, [1, 2.5]);
+  // the default is recorded too (manifest options): quick = 2 vCPUs and 2 GiB per guest
+  const d = parseSuiteArgs([], overcommit, k2);
+  if (d === 'help') return t.fail();
+  t.is(d.memoryBudget, Math.floor(Math.min(totalmem() / 2, Math.max(1, Math.floor(cpus().length / 2)) * 2 * 1024 ** 3) / (64 * 1024 ** 2)) * 64 * 1024 ** 2);
+  const a = parseSuiteArgs(['--tenants', '2'], allocation, k2);
+  t.deepEqual(a !== 'help' && a.tenants, [2]);
+  const p = parse();
+  t.false(p !== 'help' && 'memoryBudget' in p, 'suites without groups record no budget');
+  t.throws(() => parse('--memory-budget', '4G'), { instanceOf: UsageError, message: '--memory-budget: suite isolation has no multi-tenant cells' });
+  t.throws(() => parse('--overcommit', '2'), { instanceOf: UsageError, message: '--overcommit: suite isolation has no overcommit axis' });
+  t.throws(() => parseSuiteArgs(['--memory-budget', 'lots'], overcommit, k2), { instanceOf: UsageError, message: "--memory-budget must look like 512M or 2G, got 'lots'" });
+  t.throws(() => parseSuiteArgs(['--memory-budget', '64T'], overcommit, k2), { instanceOf: UsageError, message: /^--memory-budget 65536 GiB is more than this host's memory/ });
+  t.throws(() => parseSuiteArgs(['--overcommit', '1,x'], overcommit, k2), { instanceOf: UsageError, message: "--overcommit takes numbers separated by commas, got 'x'" });
+  t.throws(() => parseSuiteArgs(['--tenants', '1.5'], allocation, k2), { instanceOf: UsageError, message: /--tenants must be whole numbers/ });
+  t.throws(() => parseSuiteArgs(['--cpu-policy', 'shares'], allocation, k2), { instanceOf: UsageError, message: "--cpu-policy: suite allocation sets it per figure (its groups' axes); leave it out" });
+});

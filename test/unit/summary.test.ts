@@ -313,3 +313,30 @@ test('the tool behind a value is said in the note, and a cell mixing tools is fl
   ]);
   t.regex(mixed[0]!.note, new RegExp(`mixes ${fio} and filebench randomrw`));
 });
+
+test('multi-tenant cells: one row over tenants and reps, ratio against the cell the group named, tenant columns filled', async (t) => {
+  const { expandCells, sampleCellFields } = await import('../../core/matrix.ts');
+  const allocation = (await import('../../suites/allocation.ts')).default;
+  const cells = expandCells(allocation, { platforms: ['lxc'], workloads: ['specjbb-like'], cpuPolicy: 'cpuset', memoryLimit: 'hard', overcommit: 1, tenancy: { cpus: 2, memoryBytes: 24 * 2 ** 30, swapBytes: 0, memoryBudget: 2 * 2 ** 30, vcpus: 1, guestMemoryBytes: 2 ** 30 } });
+  const shares = cells.find((c) => c.cpuPolicy === 'shares' && c.busy === undefined)!;
+  const cpuset = cells.find((c) => c.id === shares.reference)!;
+  t.is(cpuset.cpuPolicy, 'cpuset');
+  const samples: Sample[] = [];
+  // 2 tenants x 3 reps each; shares tenants at 120, cpuset tenants at 100 (bops: higher is better)
+  for (const [cell, base] of [[cpuset, 100], [shares, 120]] as const) {
+    for (let r = 1; r <= 3; r++) for (const tenant of [0, 1]) samples.push(sample({ ...sampleCellFields(cell), suite: 'allocation', workload: 'specjbb-like', metric: 'bops', unit: 'bops', better: 'higher', rep: r, tenant, value: base + tenant + r }));
+  }
+  const rows = summarize(samples);
+  const r = row(rows, shares.id, 'bops');
+  t.is(r.n, 6, 'every tenant of every rep');
+  t.is(r.reference, cpuset.id);
+  t.true(close(r.ratio, 122.5 / 102.5, 1e-9));
+  t.like(r, { tenants: 2, busy: 'all', group: 'fig10', cpus_per_tenant: 1, cpu_policy: 'shares' });
+  const csv = (await import('../../analysis/summary.ts')).summaryCsv(rows).split('\n');
+  const header = csv[0]!.split(',');
+  const line = csv.find((l) => l.startsWith(`allocation,${shares.id},`))!.split(',');
+  t.deepEqual(['tenants', 'busy', 'group', 'cpus_per_tenant'].map((c) => line[header.indexOf(c)]), ['2', 'all', 'fig10', '1']);
+  // a plain cell leaves them empty
+  const plain = summarize([sample({ cell: 'a', metric: 'm' })])[0]!;
+  t.deepEqual([plain.tenants, plain.busy, plain.group, plain.cpus_per_tenant], [undefined, undefined, undefined, undefined]);
+});
