@@ -6,12 +6,13 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PlannedRun } from '../../core/matrix.ts';
+import type { PlannedRun, SuiteDefinition } from '../../core/matrix.ts';
 import { SampleWriter } from '../../core/results.ts';
 import type { Cell, Driver, Guest, GuestSpec, Metric, Neighbour, Profile, RunContext, Workload } from '../../core/types.ts';
 import { measure, type RunEnv } from '../../runner/measure.ts';
 import { REGISTRY, guestPackagesOf, type Registry } from '../../runner/registry.ts';
 import { runPlanned } from '../../runner/run-loop.ts';
+import { runSuite } from '../../runner/suite.ts';
 import { allGuestPackages } from '../../workloads/index.ts';
 
 const MiB = 1024 ** 2;
@@ -304,4 +305,19 @@ test('an aborted run (Ctrl-C) writes no sample and no further run starts; its gu
 test('the real registry is the default, and its guest packages are the cached image\'s', (t) => {
   t.true('baremetal' in REGISTRY.drivers && 'lxc' in REGISTRY.drivers);
   t.deepEqual(guestPackagesOf(REGISTRY), allGuestPackages());
+});
+
+test('runSuite plans with the registry it is handed (names, cells, runs), not the real one', async (t) => {
+  const w = world();
+  const def: SuiteDefinition = { name: 'fake-suite', description: 'hand-made', rows: [{ resource: 'cpu', workload: 'w', neighbours: { competing: 'nb' } }], reference: 'no-neighbour', platforms: ['fake'] };
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+  t.is(await runSuite(def, ['--dry-run', '--profile', 'smoke', '--reps', '2', '--warmup', '0'], io, w.registry), 0);
+  t.true(out.includes('  fake/w/none:none/cpuset/hard/x1'), out.join('\n'));
+  t.true(out.includes('  fake/w/competing:nb/cpuset/hard/x1   (vs fake/w/none:none/cpuset/hard/x1)'), out.join('\n'));
+  t.true(out.some((l) => l.startsWith('4 runs, estimated ')), out.join('\n'));
+  t.deepEqual(w.provisioned, [], 'a dry run starts nothing');
+  t.is(await runSuite(def, ['--dry-run', '--platforms', 'lxc'], io, w.registry), 2);
+  t.regex(err.at(-1)!, /unknown platform 'lxc'; valid: fake/);
 });
