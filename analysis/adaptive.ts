@@ -12,10 +12,12 @@
 // seconds-long smoke run may be repeated up to `maxReps` times while an hour-long paper run gets
 // `minExtra` more repetitions than the initial ones at most.
 import { schedule, type PlannedRun } from '../core/matrix.ts';
+import type { AdaptiveReason, AdaptiveRecord } from '../core/results.ts';
 import type { Cell, Sample } from '../core/types.ts';
 import { describe, tQuantile } from './stats.ts';
 
-export type AdaptiveReason = 'cv' | 'outlier' | 'cap reached';
+// the manifest records these, so their shape lives with the manifest in core/
+export type { AdaptiveReason, AdaptiveRecord };
 
 export interface AdaptiveOptions {
   /** The initial repetitions (profile or --reps): no decision below them. */
@@ -208,16 +210,6 @@ export function extraRound(cells: readonly Cell[], samples: readonly Sample[], s
   const last = new Map<string, number>();
   for (const s of samples) if (!s.warmup) last.set(s.cell, Math.max(last.get(s.cell) ?? 0, s.rep));
   return schedule([...cells], 1, 0, seed).map((r) => ({ ...r, rep: (last.get(r.cell.id) ?? 0) + 1 }));
-}
-
-/** What the manifest records per cell of a --reps auto run (or a --compare-to re-check). */
-export interface AdaptiveRecord {
-  cell: string;
-  reps: number;
-  cap: number;
-  /** Why it got more than the initial repetitions ([] = settled at them). */
-  reasons: AdaptiveReason[];
-  detail: string;
 }
 
 export function adaptiveRecord(d: CellDecision): AdaptiveRecord {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SuiteDefinition } from '../core/matrix.ts';
-import { runSuite } from '../core/runner.ts';
+import { runSuite } from '../runner/index.ts';
 
 const suitesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'suites');
 const available = readdirSync(suitesDir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();

@@ -13,6 +13,19 @@ import type { Cell, Profile, Sample } from './types.ts';
 export const MANIFEST = 'manifest.json';
 export const SAMPLES = 'samples.jsonl';
 
+/** Why --reps auto gave a cell more than its initial repetitions (analysis/adaptive.ts decides). */
+export type AdaptiveReason = 'cv' | 'outlier' | 'cap reached';
+
+/** What the manifest records per cell of a --reps auto run (or a --compare-to re-check). */
+export interface AdaptiveRecord {
+  cell: string;
+  reps: number;
+  cap: number;
+  /** Why it got more than the initial repetitions ([] = settled at them). */
+  reasons: AdaptiveReason[];
+  detail: string;
+}
+
 export interface Manifest {
   format: 1;
   suite: string;
@@ -34,7 +47,7 @@ export interface Manifest {
   /** Host settings that limit what a number means (e.g. an I/O scheduler that ignores weights). */
   caveats: string[];
   /** --reps auto: per cell, the repetitions it got and why (cv, outlier, cap reached). */
-  adaptive?: import('../analysis/adaptive.ts').AdaptiveRecord[];
+  adaptive?: AdaptiveRecord[];
   /** --compare-to: cells compare suspected and re-ran before its verdict. */
   recheck?: { cells: string[]; extraReps: number };
   /** VM guests' kernel mitigations: the choice, the arguments the guests got, and the host's own state. */

@@ -1,6 +1,6 @@
 // The time bounds every adversarial neighbour carries, layered so that each outer one fires only
 // when the inner one failed: (1) the adversary's own deadline, kept inside its guest by its
-// script; (2) the runner's deadline kill (the run's timeout + 120 s, core/runner.ts); (3) a
+// script; (2) the runner's deadline kill (the run's timeout + 120 s, runner/measure.ts); (3) a
 // watchdog outside the harness (core/watchdog.ts) that freezes and kills the guest even when the
 // harness itself was killed.
 import { startWatchdog, type Watchdog } from '../core/watchdog.ts';

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SuiteDefinition } from '../../core/matrix.ts';
-import { runSuite } from '../../core/runner.ts';
+import { runSuite } from '../../runner/index.ts';
 import type { Sample, Workload } from '../../core/types.ts';
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { WORKLOADS } from '../../workloads/index.ts';

@@ -2,7 +2,7 @@
 // workload takes a second and reports two metrics (so that a run with one metric line missing can
 // be told from a whole one), beside the real fork bomb. `node --import tsx crash-suite.ts [options]`.
 import type { SuiteDefinition } from '../../core/matrix.ts';
-import { runSuite } from '../../core/runner.ts';
+import { runSuite } from '../../runner/index.ts';
 import type { Workload } from '../../core/types.ts';
 import { WORKLOADS } from '../../workloads/index.ts';
 

@@ -3,7 +3,7 @@ import type { LoadedRun } from '../../analysis/resultdir.ts';
 import { explainCell, findCell } from '../../analysis/explain.ts';
 import type { Manifest } from '../../core/results.ts';
 import type { Sample } from '../../core/types.ts';
-import { hostPackagesFor } from '../../core/runner.ts';
+import { hostPackagesFor } from '../../runner/index.ts';
 import kvm from '../../drivers/kvm.ts';
 import baremetal from '../../drivers/baremetal.ts';
 import kernelCompile from '../../workloads/kernel-compile.ts';

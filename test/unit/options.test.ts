@@ -2,7 +2,7 @@ import test from 'ava';
 import { UsageError } from '../../core/errors.ts';
 import { parseDuration, parseSize, parseSuiteArgs } from '../../core/options.ts';
 import { PROFILES } from '../../core/profiles.ts';
-import { TCG_SLOWDOWN, platformProfile } from '../../core/runner.ts';
+import { TCG_SLOWDOWN, platformProfile } from '../../runner/index.ts';
 import isolation from '../../suites/isolation.ts';
 
 const known = { platforms: ['baremetal', 'lxc'], workloads: ['filebench', 'kernel-compile'], neighbours: ['kernel-compile', 'filebench', 'fork-bomb', 'bonnie'] };

@@ -1,7 +1,7 @@
 // The three issue-10 suites' --dry-run plans through the runner (no guests, no root, no lock).
 import test from 'ava';
 import { cpus } from 'node:os';
-import { runSuite } from '../../core/runner.ts';
+import { runSuite } from '../../runner/index.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import overcommit from '../../suites/overcommit.ts';
 import allocation from '../../suites/allocation.ts';

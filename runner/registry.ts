@@ -1,0 +1,24 @@
+// What the runner can run: drivers, workloads and neighbours by name. The runner is handed one of
+// these (the real registries by default), so a test can run the whole per-run lifecycle with a
+// fake driver and a fake workload, without root or guests.
+import type { Driver, Neighbour, Workload } from '../core/types.ts';
+import { DRIVERS } from '../drivers/index.ts';
+import { NEIGHBOURS, WORKLOADS } from '../workloads/index.ts';
+
+export interface Registry {
+  drivers: Record<string, Driver>;
+  workloads: Record<string, Workload>;
+  neighbours: Record<string, Neighbour>;
+}
+
+/** The harness's real platforms, workloads and neighbours. */
+export const REGISTRY: Registry = { drivers: DRIVERS, workloads: WORKLOADS, neighbours: NEIGHBOURS };
+
+/** Every package any guest image needs: one cached image serves every suite (the real registry: allGuestPackages()). */
+export function guestPackagesOf(r: Registry): string[] {
+  const all = [...Object.values(r.workloads), ...Object.values(r.neighbours)].flatMap((w) => w.guestPackages);
+  return [...new Set(all)].sort();
+}
+
+/** Metric names a workload's run writes (a run is complete when all of them are in samples.jsonl). */
+export const metricsOf = (r: Registry) => (workload: string) => r.workloads[workload]?.metrics.map((m) => m.metric);
