@@ -2,7 +2,8 @@
 // A new platform is one Driver file; a new benchmark is one Workload file; both plus one registry line.
 
 export type ProfileName = 'smoke' | 'quick' | 'paper';
-export type CpuPolicy = 'cpuset' | 'shares';
+/** cpuset = pinned to CPUs, shares = weights on all CPUs, quota = a CFS quota cap (the study's Table 1). */
+export type CpuPolicy = 'cpuset' | 'shares' | 'quota';
 export type LimitKind = 'hard' | 'soft';
 export type Accel = 'native' | 'kvm' | 'tcg';
 export type Better = 'lower' | 'higher';
@@ -36,6 +37,10 @@ export interface GuestSpec {
   /** Attach to the harness bridge with an address of the harness's range. */
   network: boolean;
   shares: Share[];
+  /** Name of the harness arena cgroup the guest's cgroup goes under (drivers/arena.ts); absent = today's placement. */
+  arena?: string;
+  /** 0-based tenant index in a multi-tenant cell. */
+  tenant?: number;
 }
 
 export interface ExecOptions {
@@ -113,6 +118,8 @@ export interface Guest {
    * by a watchdog after the harness itself died (core/watchdog.ts). Every real driver has one.
    */
   watchdogScript?(): string;
+  /** OOM kills inside this guest's cgroup (and, for VMs, by the guest's own kernel) since it started. */
+  oomKills?(): Promise<number>;
   destroy(): Promise<void>;
 }
 
@@ -137,6 +144,10 @@ export interface Driver {
   /** Build cached images etc. once per suite run, before any timing. */
   prepare?(ctx: PrepareContext): Promise<void>;
   provision(spec: GuestSpec, ctx: RunContext): Promise<Guest>;
+  /** The CPU policies this platform can really express (a platform that cannot pin to host CPUs lists no 'cpuset'). */
+  readonly cpuPolicies?: CpuPolicy[];
+  /** Several tenants at once where the platform shares one host-side instance among them (lxcvm: one VM of the summed size). */
+  provisionTenants?(specs: GuestSpec[], ctx: RunContext): Promise<Guest[]>;
   /** Remove anything a crashed earlier run of this driver left behind. */
   sweep?(): Promise<string[]>;
 }
@@ -301,6 +312,8 @@ export interface Sample {
   guestMitigations?: string;
   /** The run's artifacts directory, relative to the result directory (runs/<cell>#<rep>). */
   artifacts?: string;
+  /** OOM kills in the guest's cgroup (and VM) during the run. */
+  oomKills?: number;
 }
 
 /** The fixed calibration work's times: the same work every time, so a slower host shows as larger values. */
