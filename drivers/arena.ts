@@ -83,9 +83,13 @@ export class Arena {
     return cgroupPathsFor(this.layout, this.rel);
   }
 
+  /** Whether the harness could set its own oom_score_adj to -1000 (else tenants-first only: drivers/oom-guard.ts). */
+  harnessProtected = false;
+
   create(): void {
     ensureHarnessGroup(this.layout);
-    const unprotect = protectHarness();
+    const { undo: unprotect, protected: p } = protectHarness();
+    this.harnessProtected = p;
     this.undo = onCleanup(`arena cgroup ${this.rel}`, async () => {
       try {
         await this.teardown();
@@ -158,6 +162,10 @@ export async function openArena(o: { budgetBytes: number; demandBytes: number; l
     await swap.remove();
     throw err;
   }
+  o.log(
+    `arena ${arena.rel}: ${(o.budgetBytes / 2 ** 20).toFixed(0)} MiB for ${(o.demandBytes / 2 ** 20).toFixed(0)} MiB of tenants, ${(arena.swapBytes / 2 ** 20).toFixed(0)} MiB of swap; ` +
+      (arena.harnessProtected ? 'the harness is exempt from the OOM killer (oom_score_adj -1000)' : 'the harness could not exempt itself from the OOM killer (no CAP_SYS_RESOURCE): tenants are made its first choice instead'),
+  );
   return {
     arena,
     swap,
