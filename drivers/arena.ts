@@ -197,7 +197,7 @@ export async function sweepArenas(): Promise<string[]> {
     const parent = join(m, HARNESS_GROUP);
     if (!existsSync(parent)) continue;
     for (const e of readdirSync(parent, { withFileTypes: true })) {
-      const pid = Number(e.name.slice(ARENA_PREFIX.length));
+      const pid = Number.parseInt(e.name.slice(ARENA_PREFIX.length), 10);
       if (!e.isDirectory() || !e.name.startsWith(ARENA_PREFIX) || pid === process.pid || pidAlive(pid)) continue;
       await killCgroup(layout, join(HARNESS_GROUP, e.name));
       await removeTree([join(parent, e.name)]);
