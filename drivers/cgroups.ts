@@ -297,21 +297,39 @@ export function guestGroupRel(name: string, arena?: string): string {
   return arena ? join(HARNESS_GROUP, arena, name) : join(HARNESS_GROUP, name);
 }
 
-/**
- * The kernel's OOM-kill count from v1 memory.oom_control or v2 memory.events (both have an
- * `oom_kill N` line, hierarchical: kills in child groups count in their parents too).
- */
+/** The `oom_kill N` line of v1 memory.oom_control or v2 memory.events. */
 export function parseOomKill(text: string): number | undefined {
   const m = text.match(/^oom_kill (\d+)$/m);
   return m ? Number(m[1]) : undefined;
 }
 
-/** OOM kills in a group (and below it) so far, or undefined where the kernel does not say. */
+/**
+ * OOM kills in a group and below it so far, or undefined where the kernel does not say. v2's
+ * memory.events counts its subtree; v1's memory.oom_control counts only the group's own tasks
+ * (the kernel does not propagate events on v1), so the subtree's counts are summed there.
+ */
 export function oomKillsOf(layout: CgroupLayout, rel: string): number | undefined {
   const d = dirFor(layout, 'memory', rel);
   if (!d) return undefined;
-  const text = readTrim(join(d, layout.version === 1 ? 'memory.oom_control' : 'memory.events'));
-  return text === undefined ? undefined : parseOomKill(text);
+  if (layout.version === 2) {
+    const text = readTrim(join(d, 'memory.events'));
+    return text === undefined ? undefined : parseOomKill(text);
+  }
+  const own = (dir: string): number | undefined => {
+    const text = readTrim(join(dir, 'memory.oom_control'));
+    return text === undefined ? undefined : parseOomKill(text);
+  };
+  const total = own(d);
+  if (total === undefined) return undefined;
+  let sum = total;
+  const walk = (dir: string) => {
+    for (const s of subdirs(dir)) {
+      sum += own(s) ?? 0;
+      walk(s);
+    }
+  };
+  walk(d);
+  return sum;
 }
 
 export function pidsIn(dirs: string[]): number[] {

@@ -1,8 +1,10 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { arenaName, arenaSettings } from '../../drivers/arena.ts';
-import { guestGroupRel, parseOomKill, quotaMicros, settingsFor } from '../../drivers/cgroups.ts';
+import { guestGroupRel, oomKillsOf, parseOomKill, quotaMicros, settingsFor } from '../../drivers/cgroups.ts';
 import { dockerRunArgs } from '../../drivers/docker.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import { BALLOON_OPTIONS, qemuArgs } from '../../drivers/kvm.ts';
@@ -52,10 +54,35 @@ test('arena paths and limits: under the harness group, memory M and M plus the s
   t.deepEqual(arenaSettings(2, 256 * MiB, 0).map((s) => `${s.file}=${s.value}`), [`memory.max=${256 * MiB}`, 'memory.swap.max=0']);
 });
 
-test('OOM-kill count: v1 memory.oom_control (captured on this host) and v2 memory.events (hand-made, kernel format)', (t) => {
+test('OOM-kill line: v1 memory.oom_control (captured on this host) and v2 memory.events (hand-made, kernel format)', (t) => {
   t.is(parseOomKill('oom_kill_disable 0\nunder_oom 0\noom_kill 0\n'), 0);
   t.is(parseOomKill('low 0\nhigh 0\nmax 17\noom 3\noom_kill 2\noom_group_kill 0\n'), 2);
   t.is(parseOomKill('oom_kill_disable 0\nunder_oom 0\n'), undefined, 'kernels before 4.13 do not count');
+});
+
+test('OOM kills of a group: v1 sums its subtree (the kernel counts locally there), v2 reads its own hierarchical count', (t) => {
+  // hand-made trees in the kernel's file formats
+  const root = mkdtempSync(join(tmpdir(), 'vb-oom-'));
+  try {
+    const v1 = (rel: string, n: number) => {
+      mkdirSync(join(root, 'v1', rel), { recursive: true });
+      writeFileSync(join(root, 'v1', rel, 'memory.oom_control'), `oom_kill_disable 0\nunder_oom 0\noom_kill ${n}\n`);
+    };
+    v1('virtbench/arena-1', 1);
+    v1('virtbench/arena-1/t0', 2);
+    v1('virtbench/arena-1/t1', 0);
+    v1('virtbench/arena-1/t1/inner', 3);
+    const l1 = { version: 1 as const, mounts: { memory: join(root, 'v1') } };
+    t.is(oomKillsOf(l1, 'virtbench/arena-1'), 6);
+    t.is(oomKillsOf(l1, 'virtbench/arena-1/t1'), 3);
+    t.is(oomKillsOf(l1, 'virtbench/none'), undefined);
+    mkdirSync(join(root, 'v2', 'virtbench/arena-1/t0'), { recursive: true });
+    writeFileSync(join(root, 'v2', 'virtbench/arena-1/memory.events'), 'low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\noom_group_kill 0\n');
+    writeFileSync(join(root, 'v2', 'virtbench/arena-1/t0/memory.events'), 'low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\noom_group_kill 0\n');
+    t.is(oomKillsOf({ version: 2, mounts: { memory: join(root, 'v2') } }, 'virtbench/arena-1'), 2);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('swap sizing: the overcommit beyond free swap, capped at 8 GiB and a quarter of the free disk', (t) => {
