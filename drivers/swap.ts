@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, statfsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
+import { UnavailableError } from '../core/errors.ts';
 import { STATE_DIR } from '../core/host.ts';
 
 export const SWAP_DIR = join(STATE_DIR, 'swap');
@@ -79,7 +80,8 @@ export async function ensureBoundedSwap(neededBytes: number, log: (line: string)
       ['swapon', [file]],
     ] as const) {
       const r = await execa(cmd, [...args], { reject: false, all: true });
-      if (r.exitCode !== 0) throw new Error(`${cmd} ${file} failed: ${(r.all ?? '').trim().split('\n').at(-1)}`);
+      // e.g. a file system without swap file support, or no CAP_SYS_ADMIN: the overcommit cannot be held
+      if (r.exitCode !== 0) throw new UnavailableError(`memory overcommit needs ${(fileBytes / MiB).toFixed(0)} MiB more swap, but ${cmd} ${file} failed: ${(r.all ?? '').trim().split('\n').at(-1)}`);
     }
   } catch (err) {
     await undo();
