@@ -37,6 +37,10 @@ export interface GuestSpec {
   /** Attach to the harness bridge with an address of the harness's range. */
   network: boolean;
   shares: Share[];
+  /** Name of the harness arena cgroup the guest's cgroup goes under (drivers/arena.ts); absent = today's placement. */
+  arena?: string;
+  /** 0-based tenant index in a multi-tenant cell. */
+  tenant?: number;
 }
 
 export interface ExecOptions {
@@ -114,6 +118,8 @@ export interface Guest {
    * by a watchdog after the harness itself died (core/watchdog.ts). Every real driver has one.
    */
   watchdogScript?(): string;
+  /** OOM kills inside this guest's cgroup (and, for VMs, by the guest's own kernel) since it started. */
+  oomKills?(): Promise<number>;
   destroy(): Promise<void>;
 }
 
@@ -140,6 +146,8 @@ export interface Driver {
   /** Build cached images etc. once per suite run, before any timing. */
   prepare?(ctx: PrepareContext): Promise<void>;
   provision(spec: GuestSpec, ctx: RunContext): Promise<Guest>;
+  /** Several tenants at once where the platform shares one host-side instance among them (lxcvm: one VM of the summed size). */
+  provisionTenants?(specs: GuestSpec[], ctx: RunContext): Promise<Guest[]>;
   /** Remove anything a crashed earlier run of this driver left behind. */
   sweep?(): Promise<string[]>;
 }

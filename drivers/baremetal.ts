@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
+import { sweepArenas } from './arena.ts';
 import { HarnessCgroup, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
@@ -98,6 +99,10 @@ class BareMetalGuest implements Guest {
     return killCgroupScript(this.cgroup.layout, this.cgroup.rel);
   }
 
+  async oomKills(): Promise<number> {
+    return this.cgroup.oomKills();
+  }
+
   private async teardown(): Promise<void> {
     await this.cgroup.destroy();
     await rm(this.root, { recursive: true, force: true });
@@ -114,17 +119,19 @@ const baremetal: Driver = {
   // the workloads' guest packages (redis-server, fio, a JDK...) are installed on the host instead
   hostPackages: ['procps', 'iproute2'],
   guestIsHost: true,
+  cpuPolicies: ['cpuset', 'shares', 'quota'],
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'baremetal needs root to create cgroups; run as root' };
     return { ok: true, accel: 'native' };
   },
   async provision(spec: GuestSpec, _ctx: RunContext) {
-    const guest = new BareMetalGuest(spec, new HarnessCgroup(spec.name));
+    const guest = new BareMetalGuest(spec, new HarnessCgroup(spec.name, undefined, spec.arena));
     await guest.init();
     return guest;
   },
   async sweep() {
-    const found = await sweepHarnessGroups();
+    // arenas live under the harness group: its sweep empties them, then the arenas' own leftovers (swap files)
+    const found = [...(await sweepHarnessGroups()), ...(await sweepArenas())];
     await rm(GUESTS_DIR, { recursive: true, force: true });
     return found;
   },

@@ -70,6 +70,19 @@ export function sharesToWeight(shares: number): number {
 }
 
 export const CFS_PERIOD_US = 100_000;
+/** The kernel refuses a CFS quota below 1 ms per period. */
+const MIN_QUOTA_US = 1000;
+
+/**
+ * The CFS quota of a spec per CFS_PERIOD_US, or undefined for no cap: `cpuQuota` of its vCPUs when
+ * set; policy 'quota' without one caps at `vcpus` full CPUs (the plan's C/k CPUs per tenant).
+ */
+export function quotaMicros(spec: Pick<GuestSpec, 'cpuQuota' | 'cpuPolicy' | 'vcpus'>): number | undefined {
+  const fraction = spec.cpuQuota ?? (spec.cpuPolicy === 'quota' ? 1 : undefined);
+  if (fraction === undefined) return undefined;
+  if (!(fraction > 0) || !(spec.vcpus > 0)) throw new Error(`a CFS quota needs a positive fraction and vCPUs (got ${fraction} of ${spec.vcpus})`);
+  return Math.max(MIN_QUOTA_US, Math.round(fraction * spec.vcpus * CFS_PERIOD_US));
+}
 
 /**
  * The cgroup files that express a spec. Soft memory limit: v1 soft_limit_in_bytes (reclaimed
@@ -80,7 +93,7 @@ export function settingsFor(spec: GuestSpec, version: CgroupVersion, ceilingByte
   const s: CgroupSetting[] = [];
   const cpus = spec.cpus.join(',');
   const hard = spec.memoryLimit === 'hard';
-  const quotaUs = spec.cpuQuota === undefined ? undefined : Math.round(spec.cpuQuota * spec.vcpus * CFS_PERIOD_US);
+  const quotaUs = quotaMicros(spec);
   if (version === 1) {
     s.push({ controller: 'cpuset', file: 'cpuset.cpus', value: cpus });
     s.push({ controller: 'cpu', file: 'cpu.shares', value: String(spec.cpuShares) });
@@ -98,7 +111,9 @@ export function settingsFor(spec: GuestSpec, version: CgroupVersion, ceilingByte
     if (quotaUs !== undefined) s.push({ controller: 'cpu', file: 'cpu.max', value: `${quotaUs} ${CFS_PERIOD_US}` });
     s.push({ controller: 'memory', file: 'memory.max', value: String(hard ? spec.memoryBytes : ceilingBytes) });
     if (!hard) s.push({ controller: 'memory', file: 'memory.low', value: String(spec.memoryBytes) });
-    s.push({ controller: 'memory', file: 'memory.swap.max', value: '0' });
+    // in an arena the guest may swap within the arena's own swap bound (memory overcommit is
+    // reclaimed there); elsewhere no swap, as on v1 hosts without swap
+    if (!spec.arena) s.push({ controller: 'memory', file: 'memory.swap.max', value: '0' });
     s.push({ controller: 'io', file: 'io.bfq.weight', value: String(spec.ioWeight) });
     s.push({ controller: 'pids', file: 'pids.max', value: String(spec.pidsMax) });
   }
@@ -108,7 +123,7 @@ export function settingsFor(spec: GuestSpec, version: CgroupVersion, ceilingByte
 /** The harness's own parent group in every hierarchy. */
 export const HARNESS_GROUP = process.env.VIRTBENCH_CGROUP ?? 'virtbench';
 
-function dirFor(layout: CgroupLayout, controller: string, rel: string): string | undefined {
+export function dirFor(layout: CgroupLayout, controller: string, rel: string): string | undefined {
   const mount = layout.mounts[controller];
   return mount === undefined ? undefined : join(mount, rel);
 }
@@ -119,7 +134,7 @@ function uniqueDirs(layout: CgroupLayout, rel: string, controllers: readonly str
 }
 
 /** The directories of a harness group: one per v1 hierarchy plus the hybrid v2 one, or the v2 one. */
-function harnessDirs(layout: CgroupLayout, rel: string): string[] {
+export function harnessDirs(layout: CgroupLayout, rel: string): string[] {
   if (layout.version === 2) return uniqueDirs(layout, rel, ['cpu']);
   return [...uniqueDirs(layout, rel, CONTROLLERS), ...(layout.unified ? [join(layout.unified, rel)] : [])];
 }
@@ -184,7 +199,14 @@ export function ensureHarnessGroup(layout = cgroupLayout()): void {
   }
 }
 
-function enableSubtree(dir: string, controllers: string[]): void {
+/** v2: the controllers the harness group delegates further (to an arena). */
+export function delegatedControllers(layout: CgroupLayout): string[] {
+  const root = layout.mounts.cpu;
+  if (layout.version !== 2 || !root) return [];
+  return V2_CONTROLLERS.filter((c) => (readTrim(join(root, 'cgroup.controllers')) ?? '').split(' ').includes(c));
+}
+
+export function enableSubtree(dir: string, controllers: string[]): void {
   for (const c of controllers) {
     try {
       writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
@@ -201,9 +223,15 @@ export class HarnessCgroup {
   /** Settings that this kernel does not offer (e.g. bfq weight without the bfq scheduler). */
   readonly notApplied: CgroupSetting[] = [];
 
-  constructor(name: string, layout = cgroupLayout()) {
+  /** `arena`: the harness arena (drivers/arena.ts) this group goes under; it must exist already. */
+  constructor(name: string, layout = cgroupLayout(), readonly arena?: string) {
     this.layout = layout;
-    this.rel = join(HARNESS_GROUP, name);
+    this.rel = guestGroupRel(name, arena);
+  }
+
+  /** The parent group: the arena, or the harness group. */
+  get parentRel(): string {
+    return this.arena ? join(HARNESS_GROUP, this.arena) : HARNESS_GROUP;
   }
 
   dirs(): string[] {
@@ -221,10 +249,14 @@ export class HarnessCgroup {
 
   create(spec: GuestSpec, ceilingBytes: number): void {
     ensureHarnessGroup(this.layout);
+    if (this.arena) {
+      const missing = harnessDirs(this.layout, this.parentRel).filter((d) => !existsSync(d));
+      if (missing.length) throw new Error(`guest ${spec.name}: its arena ${this.arena} does not exist (${missing[0]})`);
+    }
     for (const d of this.dirs()) mkdirSync(d, { recursive: true });
     if (this.layout.version === 1) {
       const cpuset = dirFor(this.layout, 'cpuset', this.rel)!;
-      const parentMems = readTrim(join(dirFor(this.layout, 'cpuset', HARNESS_GROUP)!, 'cpuset.mems')) ?? '0';
+      const parentMems = readTrim(join(dirFor(this.layout, 'cpuset', this.parentRel)!, 'cpuset.mems')) ?? '0';
       writeFileSync(join(cpuset, 'cpuset.mems'), parentMems);
     }
     for (const st of settingsFor(spec, this.layout.version, ceilingBytes)) {
@@ -250,10 +282,54 @@ export class HarnessCgroup {
     return cgroupUsage(this.layout, this.rel);
   }
 
+  oomKills(): number {
+    return oomKillsOf(this.layout, this.rel) ?? 0;
+  }
+
   async destroy(): Promise<void> {
     await this.killAll();
     await removeTree(this.dirs());
   }
+}
+
+/** A guest's group under the harness group, or under its arena there. */
+export function guestGroupRel(name: string, arena?: string): string {
+  return arena ? join(HARNESS_GROUP, arena, name) : join(HARNESS_GROUP, name);
+}
+
+/** The `oom_kill N` line of v1 memory.oom_control or v2 memory.events. */
+export function parseOomKill(text: string): number | undefined {
+  const m = text.match(/^oom_kill (\d+)$/m);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * OOM kills in a group and below it so far, or undefined where the kernel does not say. v2's
+ * memory.events counts its subtree; v1's memory.oom_control counts only the group's own tasks
+ * (the kernel does not propagate events on v1), so the subtree's counts are summed there.
+ */
+export function oomKillsOf(layout: CgroupLayout, rel: string): number | undefined {
+  const d = dirFor(layout, 'memory', rel);
+  if (!d) return undefined;
+  if (layout.version === 2) {
+    const text = readTrim(join(d, 'memory.events'));
+    return text === undefined ? undefined : parseOomKill(text);
+  }
+  const own = (dir: string): number | undefined => {
+    const text = readTrim(join(dir, 'memory.oom_control'));
+    return text === undefined ? undefined : parseOomKill(text);
+  };
+  const total = own(d);
+  if (total === undefined) return undefined;
+  let sum = total;
+  const walk = (dir: string) => {
+    for (const s of subdirs(dir)) {
+      sum += own(s) ?? 0;
+      walk(s);
+    }
+  };
+  walk(d);
+  return sum;
 }
 
 export function pidsIn(dirs: string[]): number[] {

@@ -32,7 +32,7 @@ import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import {
-  CONTROLLERS, HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, settingsFor,
+  CONTROLLERS, HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, oomKillsOf, settingsFor,
   type CgroupLayout, type CgroupSetting,
 } from './cgroups.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
@@ -89,6 +89,12 @@ const FLAG_FOR: Record<string, (value: string) => string[]> = {
 /** Settings docker expresses through another flag (swap follows --memory-swap). */
 const IMPLIED = new Set(['memory.swap.max']);
 
+/** In an arena the container may swap within the arena's bound (--memory-swap -1), as a bare-metal or LXC tenant there. */
+function swapWithinArena(flags: string[]): string[] {
+  const i = flags.indexOf('--memory-swap');
+  return i < 0 ? flags : [...flags.slice(0, i + 1), '-1', ...flags.slice(i + 2)];
+}
+
 /** `docker run` arguments for a guest, and the settings docker has no exact flag for; pure, for tests. */
 export function dockerRunArgs(o: { spec: GuestSpec; image: string; cgroupVersion: 1 | 2; ceilingBytes: number }): { args: string[]; direct: CgroupSetting[] } {
   const flags: string[] = [];
@@ -109,9 +115,10 @@ export function dockerRunArgs(o: { spec: GuestSpec; image: string; cgroupVersion
     '--hostname', o.spec.name,
     '--label', `virtbench.guest=${o.spec.name}`,
     '--network', 'none',
-    // under the harness's parent group, beside bare metal's guests: the same cpuset parent, swept the same way
-    '--cgroup-parent', `/${HARNESS_GROUP}`,
-    ...flags,
+    // under the harness's parent group (or its arena there), beside bare metal's guests: the same
+    // cpuset parent, swept the same way
+    '--cgroup-parent', `/${o.spec.arena ? `${HARNESS_GROUP}/${o.spec.arena}` : HARNESS_GROUP}`,
+    ...(o.spec.arena ? swapWithinArena(flags) : flags),
     ...mounts,
     o.image,
   ];
@@ -453,6 +460,10 @@ class DockerGuest implements Guest {
     if (this.cgroupRel) await killCgroup(cgroupLayout(), this.cgroupRel, this.systemPids);
   }
 
+  async oomKills(): Promise<number> {
+    return this.cgroupRel ? (oomKillsOf(cgroupLayout(), this.cgroupRel) ?? 0) : 0;
+  }
+
   private async teardown(): Promise<void> {
     await removeContainer(this.container);
     if (this.veth) await execa('ip', ['link', 'del', this.veth], { reject: false });
@@ -487,6 +498,7 @@ const dockerDriver: Driver = {
   name: 'docker',
   description: "Docker containers (Debian's docker.io) from an image built locally from the cached Debian rootfs",
   hostPackages: ['docker.io', 'iproute2', 'util-linux'],
+  cpuPolicies: ['cpuset', 'shares', 'quota'],
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'docker needs root (the daemon, cgroups, the harness bridge); run as root' };
     if (!existsSync(DOCKER) || !existsSync(DOCKERD)) return { ok: false, reason: 'Docker is not installed (apt-get install docker.io)' };

@@ -3,6 +3,7 @@
 // guest's processes through the driver (cgroup freezer), not just the host-side process.
 import { execa, type ResultPromise } from 'execa';
 import type { ExecOptions, ExecResult, GuestProcess } from '../core/types.ts';
+import { unprotected } from './oom-guard.ts';
 
 /**
  * The environment every guest command starts with, on every platform: bare metal gets exactly what
@@ -47,7 +48,9 @@ function toResult(r: { exitCode?: number; stdout?: unknown; stderr?: unknown; du
 }
 
 function start(launch: Launch, opts: ExecOptions): ResultPromise {
-  return execa(launch.file, launch.args, {
+  // guest processes must stay killable by the OOM killer while the harness protects itself
+  const { file, args } = unprotected(launch.file, launch.args);
+  return execa(file, args, {
     env: launch.env,
     extendEnv: launch.extendEnv ?? true,
     input: opts.input,

@@ -15,6 +15,7 @@ import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
+import { resetOomAdjShell } from './oom-guard.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 import { currentGuestMitigations } from './mitigations.ts';
@@ -65,6 +66,14 @@ export interface QemuInput {
   shares?: { host: string; tag: string; readonly: boolean }[];
 }
 
+/**
+ * Memory overcommit: the guest hands pages it frees back to the host (free page reporting, the
+ * guest's virtio_balloon module), so the QEMU process in the arena shrinks instead of holding
+ * every page the guest ever touched; an inflated balloon deflates before the guest's OOM killer
+ * acts. What the guest still uses, the host reclaims from QEMU's cgroup (swap) like a container's.
+ */
+export const BALLOON_OPTIONS = 'deflate-on-oom=on,free-page-reporting=on';
+
 /** QEMU arguments common to the probe and real guests (pure: tested and readable). */
 export function qemuArgs(o: QemuInput): string[] {
   const a = ['-M', 'pc', '-accel', o.accel === 'kvm' ? 'kvm' : 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'max'];
@@ -80,8 +89,7 @@ export function qemuArgs(o: QemuInput): string[] {
   for (const s of o.shares ?? []) {
     a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
   }
-  // memory overcommit: the host can reclaim guest memory through the balloon
-  a.push('-device', 'virtio-balloon-pci');
+  a.push('-device', `virtio-balloon-pci,${BALLOON_OPTIONS}`);
   return a;
 }
 
@@ -189,7 +197,7 @@ export class KvmGuest implements Guest {
   ) {
     this.dir = join(STATE_DIR, machine.platform, spec.name);
     this.overlay = join(this.dir, 'root.qcow2');
-    this.cgroup = new HarnessCgroup(spec.name);
+    this.cgroup = new HarnessCgroup(spec.name, undefined, spec.arena);
   }
 
   get name(): string {
@@ -288,7 +296,8 @@ export class KvmGuest implements Guest {
     const join_ = this.cgroup.procsFiles().map((f) => `echo $$ > ${q(f)}`).join(' && ');
     const t0 = Date.now();
     this.qemuExit = undefined;
-    const child = execa('bash', ['-c', `${join_ || 'true'} && exec qemu-system-x86_64 "$@"`, 'qemu', ...args], { reject: false, all: true, stdin: 'ignore' });
+    // QEMU stays killable by the OOM killer of its group (or arena) while the harness protects itself
+    const child = execa('bash', ['-c', `${join_ || 'true'} && ${resetOomAdjShell()}exec qemu-system-x86_64 "$@"`, 'qemu', ...args], { reject: false, all: true, stdin: 'ignore' });
     this.qemu = child;
     void child.then((r) => {
       if (this.qemu !== child) return;
@@ -403,6 +412,28 @@ export class KvmGuest implements Guest {
     await this.agent?.killAll();
   }
 
+  /** OOM kills in QEMU's group on the host (the VM itself killed) plus the guest kernel's own (its /proc/vmstat). */
+  async oomKills(): Promise<number> {
+    return this.cgroup.oomKills() + ((await this.guestOomKills()) ?? 0);
+  }
+
+  /** The guest kernel's OOM kills since it booted, or undefined when the guest does not answer. */
+  async guestOomKills(): Promise<number | undefined> {
+    if (!this.agent) return undefined;
+    try {
+      const r = await this.sh(`sed -n 's/^oom_kill //p' /proc/vmstat`, { timeoutMs: 10_000, check: false });
+      const n = Number(r.stdout.trim());
+      return r.exitCode === 0 && r.stdout.trim() !== '' && Number.isFinite(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** OOM kills of QEMU's group on the host only. */
+  hostOomKills(): number {
+    return this.cgroup.oomKills();
+  }
+
   /** From outside the VM: kill QEMU (its harness cgroup), and with it everything in the guest. */
   watchdogScript(): string {
     return killCgroupScript(this.cgroup.layout, this.cgroup.rel);
@@ -468,6 +499,8 @@ export async function sweepVms(platform: string): Promise<string[]> {
 const kvm: Driver = {
   name: 'kvm',
   description: 'QEMU virtual machines (KVM, or TCG where KVM cannot boot a guest) on qcow2 overlays of a cached Debian disk image',
+  // QEMU's threads are pinned as a group by its cgroup's cpuset
+  cpuPolicies: ['cpuset', 'shares', 'quota'],
   // qemu-img (qemu-utils), the initramfs's busybox, the rootfs (debootstrap), taps (iproute2), the
   // guest kernel's modules.dep (kmod: depmod), its decompressed modules (xz-utils, zstd), the disk
   // images (e2fsprogs: mke2fs), leftover QEMUs after a crash (procps: pgrep)

@@ -9,7 +9,7 @@
 import type { Accel, Driver, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { readFileSync } from 'node:fs';
-import kvm, { KvmGuest, ensureBootImages, sweepVms, type QemuInput, type VmMachine } from './kvm.ts';
+import kvm, { BALLOON_OPTIONS, KvmGuest, ensureBootImages, sweepVms, type QemuInput, type VmMachine } from './kvm.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 import { ensureScratchImage } from './vm-image.ts';
 
@@ -33,7 +33,7 @@ export function microvmArgs(o: QemuInput & { rootDir: string }): string[] {
   }
   if (o.tap) a.push('-netdev', `tap,id=n0,ifname=${o.tap.ifname},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${o.tap.mac}`);
   (o.shares ?? []).forEach((s, i) => fs9p(`vbshare${i}`, s.host, s.tag, s.readonly));
-  a.push('-device', 'virtio-balloon-device');
+  a.push('-device', `virtio-balloon-device,${BALLOON_OPTIONS}`);
   return a;
 }
 
@@ -65,6 +65,7 @@ const lightvm: Driver = {
   name: 'lightvm',
   description: 'Lightweight VMs (QEMU microvm, direct kernel boot, virtio-mmio) whose root is the LXC root filesystem shared over virtio-9p',
   hostPackages: kvm.hostPackages,
+  cpuPolicies: ['cpuset', 'shares', 'quota'],
   // same accelerator decision as kvm: it is about this host's KVM, not the machine type
   probe: (profile?: ProfileName) => kvm.probe(profile),
   async prepare(ctx: PrepareContext) {

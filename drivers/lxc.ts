@@ -10,7 +10,8 @@ import { onCleanup } from '../core/cleanup.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, killCgroupScript, settingsFor } from './cgroups.ts';
+import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, guestGroupRel, killCgroup, killCgroupScript, oomKillsOf, settingsFor } from './cgroups.ts';
+import { unprotected } from './oom-guard.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 
@@ -39,6 +40,11 @@ export function lxcConfig(o: {
     'lxc.init.cmd = /usr/bin/tini -s -- /bin/sleep infinity',
     'lxc.apparmor.profile = unconfined',
   ];
+  if (o.spec.arena) {
+    // the container's group under the arena (paths from the cgroup root: LXC as root escapes to
+    // it); its monitor outside the arena, so that the arena's OOM killer never picks it
+    lines.push(`lxc.cgroup.dir.container = ${guestGroupRel(o.spec.name, o.spec.arena)}`, `lxc.cgroup.dir.monitor = ${guestGroupRel(`lxcmon-${o.spec.name}`)}`);
+  }
   for (const s of settingsFor(o.spec, o.cgroupVersion, o.ceilingBytes)) {
     if (o.availableFiles && !o.availableFiles(s.controller, s.file)) continue;
     lines.push(`${key}.${s.file} = ${s.value}`);
@@ -109,13 +115,18 @@ class LxcGuest implements Guest {
     await writeFile(join(this.dir, 'config'), config);
     const log = join(this.dir, 'lxc.log');
     const t0 = performance.now();
-    const r = await execa('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', 'ERROR'], { reject: false, all: true, timeout: START_TIMEOUT_MS });
+    // the container's init must stay killable by the OOM killer while the harness protects itself
+    const start = unprotected('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', 'ERROR']);
+    const r = await execa(start.file, start.args, { reject: false, all: true, timeout: START_TIMEOUT_MS });
     if (r.exitCode !== 0) throw new Error(`lxc-start ${this.name} failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')} (log: ${log})`);
     const w = await execa('lxc-wait', ['-P', LXC_PATH, '-n', this.name, '-s', 'RUNNING', '-t', '20'], { reject: false });
     if (w.exitCode !== 0) throw new Error(`container ${this.name} did not reach RUNNING within 20 s (log: ${log})`);
     const info = await execa('lxc-info', ['-P', LXC_PATH, '-n', this.name, '-p', '-H']);
     this.initPid = Number(info.stdout.trim());
     this.cgroupRel = cgroupOf(this.initPid, 'memory', layout) ?? `lxc.payload.${this.name}`;
+    if (this.spec.arena && !this.cgroupRel.startsWith(`${HARNESS_GROUP}/${this.spec.arena}/`)) {
+      throw new Error(`container ${this.name} is in cgroup ${this.cgroupRel}, not under its arena ${this.spec.arena}`);
+    }
     this.systemPids = cgroupPids(layout, this.cgroupRel);
     await this.sh(`mkdir -p ${this.workdir}`, { timeoutMs: 10_000 });
     this.bootSeconds = (performance.now() - t0) / 1000;
@@ -166,6 +177,10 @@ class LxcGuest implements Guest {
     if (this.cgroupRel) await killCgroup(cgroupLayout(), this.cgroupRel, this.systemPids);
   }
 
+  async oomKills(): Promise<number> {
+    return this.cgroupRel ? (oomKillsOf(cgroupLayout(), this.cgroupRel) ?? 0) : 0;
+  }
+
   /** Kill the container's whole cgroup (init included: the container stops), then stop it for LXC's own state. */
   watchdogScript(): string {
     const kill = this.cgroupRel ? killCgroupScript(cgroupLayout(), this.cgroupRel) + '\n' : '';
@@ -192,6 +207,7 @@ const lxc: Driver = {
   name: 'lxc',
   description: 'LXC containers (lxc-* tools) on an overlay of a cached Debian rootfs',
   hostPackages: ['lxc', 'debootstrap', 'iproute2'],
+  cpuPolicies: ['cpuset', 'shares', 'quota'],
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'lxc needs root (privileged containers, cgroups, the harness bridge); run as root' };
     const v = await execa('lxc-start', ['--version'], { reject: false });

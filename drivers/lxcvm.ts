@@ -44,7 +44,37 @@ export function vmSpecFor(first: GuestSpec, hostCpus: number, hostMemory: number
     network: true,
     // the root filesystem and every workload's host-side cache are under CACHE_DIR, at the same path inside
     shares: [{ host: CACHE_DIR, guest: CACHE_DIR, readonly: true }],
+    // an overcommitted cell's VM (its QEMU) lives in the harness arena, as kvm's VMs do
+    ...(first.arena ? { arena: first.arena } : {}),
   };
+}
+
+const GiB64 = 64 * 1024 ** 2;
+
+/**
+ * The VM of a multi-tenant cell (Figure 12): the summed vCPUs and memory of the tenants' specs
+ * (N x V vCPUs multiplexed on the host CPUs, N x G memory), in the tenants' arena.
+ */
+export function tenantsVmSpec(specs: GuestSpec[], hostCpus: number, name: string): GuestSpec {
+  const first = specs[0];
+  if (!first) throw new Error('lxcvm: no tenants to provision');
+  const base = vmSpecFor(first, hostCpus, Number.MAX_SAFE_INTEGER, name);
+  const memory = specs.reduce((s, x) => s + x.memoryBytes, 0);
+  return {
+    ...base,
+    vcpus: specs.reduce((s, x) => s + x.vcpus, 0),
+    memoryBytes: Math.ceil(memory / GiB64) * GiB64,
+    pidsMax: Math.max(1024, specs.reduce((s, x) => s + x.pidsMax, 0)),
+  };
+}
+
+/**
+ * A tenant container in the VM of provisionTenants: soft-limited (the study's nested containers
+ * share their VM's memory), on every vCPU of the VM unless pinned (cpuset keeps its CPUs).
+ */
+export function nestedTenantSpec(spec: GuestSpec, vmVcpus: number): GuestSpec {
+  const cpus = spec.cpuPolicy === 'cpuset' ? spec.cpus : Array.from({ length: vmVcpus }, (_, i) => i);
+  return tenantSpec({ ...spec, cpus, memoryLimit: 'soft' }, vmVcpus);
 }
 
 /** A container's limits inside the VM: its vCPU numbers are the host CPUs it was given (the VM has one vCPU per host CPU). */
@@ -67,10 +97,13 @@ let accel: Accel | undefined;
 let current: Promise<TenantVm> | undefined;
 let vmSeq = 0;
 
-async function startVm(first: GuestSpec, ctx: RunContext): Promise<TenantVm> {
+function vmName(first: GuestSpec): string {
+  return `${first.name.replace(/-[^-]*$/, '')}-vm${vmSeq++}`;
+}
+
+async function startVm(vmSpec: GuestSpec, ctx: RunContext): Promise<TenantVm> {
   if (!image || !accel) throw new Error('lxcvm driver used before prepare()');
-  const name = `${first.name.replace(/-[^-]*$/, '')}-vm${vmSeq++}`;
-  const vm = new KvmGuest(vmSpecFor(first, cpus().length, totalmem(), name), accel);
+  const vm = new KvmGuest(vmSpec, accel);
   try {
     await vm.start(image, ctx.log, ctx.signal);
     const net = await ensureBridge();
@@ -98,7 +131,7 @@ async function startVm(first: GuestSpec, ctx: RunContext): Promise<TenantVm> {
 }
 
 async function acquireVm(first: GuestSpec, ctx: RunContext): Promise<TenantVm> {
-  current ??= startVm(first, ctx).catch((err) => {
+  current ??= startVm(vmSpecFor(first, cpus().length, totalmem(), vmName(first)), ctx).catch((err) => {
     current = undefined;
     throw err;
   });
@@ -228,6 +261,22 @@ class NestedGuest implements Guest {
     return { memoryBytes: mem, cpuSeconds: usec === undefined ? undefined : usec / 1e6, pids };
   }
 
+  /**
+   * OOM kills in the container's group inside the VM (its memory.events), plus the VM's QEMU
+   * killed on the host (which takes every container with it).
+   */
+  async oomKills(): Promise<number> {
+    const host = this.t.vm.hostOomKills();
+    if (!this.cgroup) return host;
+    try {
+      const r = await this.t.vm.sh(`sed -n 's/^oom_kill //p' ${q(`${this.cgroup}/memory.events`)}`, { timeoutMs: 10_000, check: false });
+      const n = Number(r.stdout.trim());
+      return host + (r.exitCode === 0 && r.stdout.trim() !== '' && Number.isFinite(n) ? n : 0);
+    } catch {
+      return host;
+    }
+  }
+
   /** Kill everything in the container but its init (tini and its sleep), frozen so that a fork bomb cannot outrun it. */
   async killAll(): Promise<void> {
     if (!this.initPid || !this.cgroup) return;
@@ -272,6 +321,9 @@ const lxcvm: Driver = {
   hostPackages: kvm.hostPackages,
   // the study's nested containers share their VM by weight with soft memory limits (hard: --memory-limit hard)
   defaultLimits: { cpuPolicy: 'shares', memoryLimit: 'soft' },
+  // containers inside the VM are pinned to its vCPUs, which float over the host's CPUs: no host
+  // pinning, so no 'cpuset'
+  cpuPolicies: ['shares', 'quota'],
   probe: (profile?: ProfileName) => kvm.probe(profile),
   async prepare(ctx: PrepareContext) {
     const p = await kvm.probe(ctx.profile.name);
@@ -293,6 +345,24 @@ const lxcvm: Driver = {
       throw err;
     }
     return guest;
+  },
+  /** One VM of the tenants' summed size running one soft-limited container per spec (Figure 12). */
+  async provisionTenants(specs: GuestSpec[], ctx: RunContext) {
+    const t0 = Date.now();
+    const t = await startVm(tenantsVmSpec(specs, cpus().length, vmName(specs[0]!)), ctx);
+    const guests: NestedGuest[] = [];
+    try {
+      for (const spec of specs) {
+        t.users++;
+        const g = new NestedGuest(nestedTenantSpec(spec, t.vm.spec.vcpus), t);
+        guests.push(g);
+        await g.start(t0);
+      }
+    } catch (err) {
+      for (const g of guests.reverse()) await g.destroy().catch(() => undefined);
+      throw err;
+    }
+    return guests;
   },
   sweep: () => sweepVms('kvm'),
 };

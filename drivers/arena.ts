@@ -1,0 +1,209 @@
+// The arena: one harness cgroup, limited to the tenant memory budget M, that every tenant of an
+// overcommitted cell is placed under (bare metal's and LXC's groups, Docker's through
+// --cgroup-parent, the QEMU processes of the VM platforms). The tenants together are given f x M,
+// the arena holds them to M: the kernel reclaims (and swaps, within the arena's swap bound) and,
+// past that, OOM-kills inside the arena only. The harness process stays outside it.
+//
+// v1: one group per hierarchy (memory limit plus memsw where the kernel accounts swap, cpuset
+// with the harness group's CPUs and memory nodes, the others bare); v2: one group.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { onCleanup } from '../core/cleanup.ts';
+import {
+  HARNESS_GROUP, cgroupLayout, cgroupPathsFor, cgroupUsage, delegatedControllers, dirFor, enableSubtree, ensureHarnessGroup, harnessDirs, killCgroup, oomKillsOf, removeTree,
+  type CgroupLayout, type CgroupSetting,
+} from './cgroups.ts';
+import { protectHarness } from './oom-guard.ts';
+import { ensureBoundedSwap, sweepSwapFiles, type BoundedSwap } from './swap.ts';
+import type { GuestCgroupPaths, GuestUsage } from '../core/types.ts';
+
+export const ARENA_PREFIX = 'arena-';
+
+/** The arena's name for this harness process (GuestSpec.arena). */
+export function arenaName(pid = process.pid): string {
+  return `${ARENA_PREFIX}${pid}`;
+}
+
+/** The arena's limits (pure): memory M, and M plus the swap it may use where swap is accounted. */
+export function arenaSettings(version: 1 | 2, budgetBytes: number, swapBytes: number): CgroupSetting[] {
+  if (version === 1) {
+    return [
+      { controller: 'memory', file: 'memory.limit_in_bytes', value: String(budgetBytes) },
+      // after the memory limit: the kernel refuses memsw below it
+      { controller: 'memory', file: 'memory.memsw.limit_in_bytes', value: String(budgetBytes + swapBytes) },
+    ];
+  }
+  return [
+    { controller: 'memory', file: 'memory.max', value: String(budgetBytes) },
+    { controller: 'memory', file: 'memory.swap.max', value: String(swapBytes) },
+  ];
+}
+
+function readTrim(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every cgroup hierarchy mounted here (v1 ones the harness does not use too: runc creates Docker's parents there). */
+function allCgroupMounts(): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const mountPoint = line.slice(0, sep).split(' ')[4];
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && mountPoint) out.push(mountPoint);
+  }
+  return [...new Set(out)];
+}
+
+export class Arena {
+  readonly rel: string;
+  /** Settings this kernel does not offer (memsw without swap accounting). */
+  readonly notApplied: CgroupSetting[] = [];
+  private undo?: () => Promise<void>;
+
+  constructor(
+    readonly name: string,
+    readonly budgetBytes: number,
+    readonly swapBytes: number,
+    readonly layout: CgroupLayout = cgroupLayout(),
+  ) {
+    this.rel = join(HARNESS_GROUP, name);
+  }
+
+  dirs(): string[] {
+    return harnessDirs(this.layout, this.rel);
+  }
+
+  paths(): GuestCgroupPaths {
+    return cgroupPathsFor(this.layout, this.rel);
+  }
+
+  /** Whether the harness could set its own oom_score_adj to -1000 (else tenants-first only: drivers/oom-guard.ts). */
+  harnessProtected = false;
+
+  create(): void {
+    ensureHarnessGroup(this.layout);
+    const { undo: unprotect, protected: p } = protectHarness();
+    this.harnessProtected = p;
+    this.undo = onCleanup(`arena cgroup ${this.rel}`, async () => {
+      try {
+        await this.teardown();
+      } finally {
+        unprotect();
+      }
+    });
+    for (const d of this.dirs()) mkdirSync(d, { recursive: true });
+    if (this.layout.version === 1) {
+      const cpuset = dirFor(this.layout, 'cpuset', this.rel);
+      const parent = dirFor(this.layout, 'cpuset', HARNESS_GROUP);
+      if (cpuset && parent) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(cpuset, f), readTrim(join(parent, f)) ?? '0');
+    } else {
+      enableSubtree(dirFor(this.layout, 'cpu', this.rel)!, delegatedControllers(this.layout));
+    }
+    for (const s of arenaSettings(this.layout.version, this.budgetBytes, this.swapBytes)) {
+      const d = dirFor(this.layout, s.controller, this.rel);
+      const file = d && join(d, s.file);
+      if (!file || !existsSync(file)) {
+        this.notApplied.push(s);
+        continue;
+      }
+      writeFileSync(file, s.value);
+    }
+  }
+
+  /** OOM kills inside the arena (all tenants) so far. */
+  oomKills(): number {
+    return oomKillsOf(this.layout, this.rel) ?? 0;
+  }
+
+  usage(): GuestUsage {
+    return cgroupUsage(this.layout, this.rel);
+  }
+
+  private async teardown(): Promise<void> {
+    await killCgroup(this.layout, this.rel);
+    const all = allCgroupMounts().map((m) => join(m, this.rel));
+    await removeTree([...new Set([...this.dirs(), ...all])]);
+  }
+
+  /** Remove the arena now (every tenant in it must be gone; a straggler is killed). */
+  async remove(): Promise<void> {
+    await this.undo?.();
+  }
+}
+
+/** An arena with the swap its overcommit needs: what a multi-tenant cell runs in. */
+export interface OpenArena {
+  arena: Arena;
+  swap: BoundedSwap;
+  /** Remove the arena, then the swap file (also registered with core/cleanup, same order). */
+  close(): Promise<void>;
+}
+
+/**
+ * Create the arena for `demandBytes` of tenant memory (N x G) held to `budgetBytes` (M): a
+ * bounded swap file first where the host has too little swap for the part beyond M, then the
+ * arena (removed before the swap goes, so swapoff never has to page tenants back in).
+ */
+export async function openArena(o: { budgetBytes: number; demandBytes: number; log: (line: string) => void; name?: string }): Promise<OpenArena> {
+  ensureHarnessGroup();
+  const over = Math.max(0, o.demandBytes - o.budgetBytes);
+  const swap = await ensureBoundedSwap(over, o.log);
+  const arena = new Arena(o.name ?? arenaName(), o.budgetBytes, Math.min(over, swap.availableBytes));
+  try {
+    arena.create();
+  } catch (err) {
+    await arena.remove();
+    await swap.remove();
+    throw err;
+  }
+  o.log(
+    `arena ${arena.rel}: ${(o.budgetBytes / 2 ** 20).toFixed(0)} MiB for ${(o.demandBytes / 2 ** 20).toFixed(0)} MiB of tenants, ${(arena.swapBytes / 2 ** 20).toFixed(0)} MiB of swap; ` +
+      (arena.harnessProtected ? 'the harness is exempt from the OOM killer (oom_score_adj -1000)' : 'the harness could not exempt itself from the OOM killer (no CAP_SYS_RESOURCE): tenants are made its first choice instead'),
+  );
+  return {
+    arena,
+    swap,
+    close: async () => {
+      await arena.remove();
+      await swap.remove();
+    },
+  };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Arenas and swap files a crashed earlier run left. The harness group sweep already empties
+ * arenas in the harness's hierarchies; this also removes the arena groups runc made in the
+ * hierarchies the harness does not use, then the swap files.
+ */
+export async function sweepArenas(): Promise<string[]> {
+  const found: string[] = [];
+  const layout = cgroupLayout();
+  for (const m of allCgroupMounts()) {
+    const parent = join(m, HARNESS_GROUP);
+    if (!existsSync(parent)) continue;
+    for (const e of readdirSync(parent, { withFileTypes: true })) {
+      const pid = Number.parseInt(e.name.slice(ARENA_PREFIX.length), 10);
+      if (!e.isDirectory() || !e.name.startsWith(ARENA_PREFIX) || pid === process.pid || pidAlive(pid)) continue;
+      await killCgroup(layout, join(HARNESS_GROUP, e.name));
+      await removeTree([join(parent, e.name)]);
+      found.push(`arena cgroup ${join(parent, e.name)}`);
+    }
+  }
+  found.push(...(await sweepSwapFiles()));
+  return found;
+}
