@@ -116,7 +116,7 @@ class LxcGuest implements Guest {
     const log = join(this.dir, 'lxc.log');
     const t0 = performance.now();
     // the container's init must stay killable by the OOM killer while the harness protects itself
-    const start = unprotected('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', process.env.VB_LXC_LOG ?? 'ERROR']);
+    const start = unprotected('lxc-start', ['-P', LXC_PATH, '-n', this.name, '-d', '-o', log, '-l', 'ERROR']);
     const r = await execa(start.file, start.args, { reject: false, all: true, timeout: START_TIMEOUT_MS });
     if (r.exitCode !== 0) throw new Error(`lxc-start ${this.name} failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')} (log: ${log})`);
     const w = await execa('lxc-wait', ['-P', LXC_PATH, '-n', this.name, '-s', 'RUNNING', '-t', '20'], { reject: false });
