@@ -6,11 +6,11 @@
 //
 // v1: one group per hierarchy (memory limit plus memsw where the kernel accounts swap, cpuset
 // with the harness group's CPUs and memory nodes, the others bare); v2: one group.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import {
-  HARNESS_GROUP, cgroupLayout, cgroupPathsFor, cgroupUsage, delegatedControllers, dirFor, enableSubtree, ensureHarnessGroup, harnessDirs, killCgroup, oomKillsOf, removeTree,
+  HARNESS_GROUP, allCgroupMounts, cgroupLayout, cgroupPathsFor, cgroupUsage, delegatedControllers, dirFor, enableSubtree, ensureHarnessGroup, harnessDirs, killCgroup, oomKillsOf, removeTree,
   type CgroupLayout, type CgroupSetting,
 } from './cgroups.ts';
 import { protectHarness } from './oom-guard.ts';
@@ -45,19 +45,6 @@ function readTrim(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Every cgroup hierarchy mounted here (v1 ones the harness does not use too: runc creates Docker's parents there). */
-function allCgroupMounts(): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fstype = line.slice(sep + 3).split(' ')[0];
-    const mountPoint = line.slice(0, sep).split(' ')[4];
-    if ((fstype === 'cgroup' || fstype === 'cgroup2') && mountPoint) out.push(mountPoint);
-  }
-  return [...new Set(out)];
 }
 
 export class Arena {
@@ -101,7 +88,12 @@ export class Arena {
     if (this.layout.version === 1) {
       const cpuset = dirFor(this.layout, 'cpuset', this.rel);
       const parent = dirFor(this.layout, 'cpuset', HARNESS_GROUP);
-      if (cpuset && parent) for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(cpuset, f), readTrim(join(parent, f)) ?? '0');
+      if (cpuset && parent) {
+        for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(cpuset, f), readTrim(join(parent, f)) ?? '0');
+        // groups that LXC makes below the arena start with its CPUs and memory nodes (an empty
+        // cpuset cannot be entered: lxc-start failed with ENOSPC without this)
+        writeFileSync(join(cpuset, 'cgroup.clone_children'), '1');
+      }
     } else {
       enableSubtree(dirFor(this.layout, 'cpu', this.rel)!, delegatedControllers(this.layout));
     }
@@ -129,6 +121,17 @@ export class Arena {
     await killCgroup(this.layout, this.rel);
     const all = allCgroupMounts().map((m) => join(m, this.rel));
     await removeTree([...new Set([...this.dirs(), ...all])]);
+    // LXC and runc also made the harness group in hierarchies the harness does not use (devices,
+    // name=systemd): gone once empty (the harness's own hierarchies keep theirs until the end)
+    for (const m of allCgroupMounts()) {
+      const d = join(m, HARNESS_GROUP);
+      if (this.dirs().some((x) => x.startsWith(`${m}/`))) continue;
+      try {
+        if (existsSync(d)) rmdirSync(d);
+      } catch {
+        /* still used by a guest outside the arena */
+      }
+    }
   }
 
   /** Remove the arena now (every tenant in it must be gone; a straggler is killed). */

@@ -189,6 +189,8 @@ export function ensureHarnessGroup(layout = cgroupLayout()): void {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
         if (!readTrim(join(cpuset, f))) writeFileSync(join(cpuset, f), readTrim(join(root, f)) ?? '0');
       }
+      // groups others make below it (LXC's monitor and arena containers) start with its CPUs and nodes
+      if (existsSync(join(cpuset, 'cgroup.clone_children'))) writeFileSync(join(cpuset, 'cgroup.clone_children'), '1');
     }
   } else {
     const root = layout.mounts.cpu!;
@@ -289,6 +291,27 @@ export class HarnessCgroup {
   async destroy(): Promise<void> {
     await this.killAll();
     await removeTree(this.dirs());
+  }
+}
+
+/** Every cgroup hierarchy mounted here, v1 ones the harness does not use too (LXC and runc create groups there). */
+export function allCgroupMounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(' ')[0];
+    const mountPoint = line.slice(0, sep).split(' ')[4];
+    if ((fstype === 'cgroup' || fstype === 'cgroup2') && mountPoint) out.push(mountPoint);
+  }
+  return [...new Set(out)];
+}
+
+/** Remove a group in every hierarchy where it exists (best effort: a busy one stays for the harness group's removal). */
+export async function removeEverywhere(rel: string): Promise<void> {
+  for (const m of allCgroupMounts()) {
+    const d = join(m, rel);
+    if (existsSync(d)) await removeTree([d]).catch(() => undefined);
   }
 }
 

@@ -10,7 +10,7 @@ import { onCleanup } from '../core/cleanup.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, guestGroupRel, killCgroup, killCgroupScript, oomKillsOf, settingsFor } from './cgroups.ts';
+import { HARNESS_GROUP, allCgroupMounts, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, guestGroupRel, killCgroup, removeEverywhere, killCgroupScript, oomKillsOf, settingsFor } from './cgroups.ts';
 import { unprotected } from './oom-guard.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
@@ -189,6 +189,8 @@ class LxcGuest implements Guest {
 
   private async teardown(): Promise<void> {
     await stopContainer(this.name);
+    // an arena container's monitor group (LXC leaves it when a start fails)
+    if (this.spec.arena) await removeEverywhere(guestGroupRel(`lxcmon-${this.name}`));
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -239,6 +241,15 @@ const lxc: Driver = {
         await stopContainer(name).catch(() => undefined);
         await rm(join(LXC_PATH, name), { recursive: true, force: true });
         found.push(`lxc container ${name}`);
+      }
+    }
+    // monitor groups of arena containers (a fixed name per container: a leftover would block its start)
+    for (const m of allCgroupMounts()) {
+      const parent = join(m, HARNESS_GROUP);
+      if (!existsSync(parent)) continue;
+      for (const name of readdirSync(parent).filter((n) => n.startsWith('lxcmon-'))) {
+        await removeEverywhere(join(HARNESS_GROUP, name));
+        found.push(`lxc monitor cgroup ${join(parent, name)}`);
       }
     }
     found.push(...(await sweepBridge()));

@@ -37,7 +37,7 @@ const tenantSpec = (name: string, arena: string, tenant: number): GuestSpec => (
 });
 
 // 25 x 8 MiB, every page written, then held so that both tenants are at their peak together
-const ALLOC_200M = `perl -e 'my @a; for (1..25) { push @a, "x" x ${8 * MiB}; select(undef, undef, undef, 0.05); } sleep 4; exit 0'`;
+const ALLOC_200M = `perl -e 'my @a; for (1..25) { push @a, "x" x ${8 * MiB}; select(undef, undef, undef, 0.05); } sleep 4; exit 0'; exit $?`; // not the shell's last command: it reports a kill as 137
 
 test.before(async () => {
   for (const d of [DRIVERS.baremetal!, DRIVERS.lxc!]) await d.sweep?.();
