@@ -11,7 +11,9 @@ import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts
 import type { Calibration, Cell, Guest, GuestSpec, Metric, PrepareContext, Profile, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from '../core/types.ts';
 import { cpuSplit, parseProcStat, type ProcStat } from '../monitors/proc.ts';
 import { RunMonitor } from '../monitors/sampler.ts';
+import { tenantShapes } from '../core/tenancy.ts';
 import type { Plan } from './plan.ts';
+import { measureTenants } from './tenants.ts';
 import type { Registry } from './registry.ts';
 
 /** Grace after the measured run's timeout before a neighbour is killed from outside regardless. */
@@ -31,7 +33,7 @@ export interface RunRecording {
 /** What all runs of one suite run share. */
 export interface RunEnv {
   suite: string;
-  plan: Pick<Plan, 'vcpus' | 'memoryBytes'>;
+  plan: Pick<Plan, 'vcpus' | 'memoryBytes' | 'tenancy'>;
   prep: PrepareContext;
   /** Host-side shares the workloads' and neighbours' prepareHost made, by `w:<name>` and `n:<name>`. */
   shares: Map<string, Share[]>;
@@ -55,9 +57,9 @@ function specFor(name: string, plan: RunEnv['plan'], profile: Profile, cpuList: 
   };
 }
 
-class Timeout extends Error {}
+export class Timeout extends Error {}
 
-function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+export function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -69,6 +71,11 @@ function deadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<
 }
 
 let guestCounter = 0;
+
+/** A name prefix no other guest of this harness process has. */
+export function nextGuestId(): string {
+  return `vb${++guestCounter}-${process.pid % 10000}`;
+}
 
 /** The guest's aggregate /proc/stat through its own transport (VM guests: the agent), or undefined. */
 async function guestProcStat(g: Guest): Promise<ProcStat | undefined> {
@@ -82,6 +89,8 @@ async function guestProcStat(g: Guest): Promise<ProcStat | undefined> {
 
 /** One run of `run.cell` under `profile`; `outer` aborts it (Ctrl-C). Never throws for what a run does: that is its samples' status. */
 export async function measure(run: PlannedRun, env: RunEnv, profile: Profile, outer: AbortSignal, log: (line: string) => void): Promise<Sample[]> {
+  // cells sized for tenants (overcommit, allocation, nested) run in an arena: runner/tenants.ts
+  if (env.plan.tenancy && tenantShapes(run.cell, env.plan.tenancy)) return measureTenants(run, env, profile, outer, log);
   const { suite, plan, prep, shares, rec } = env;
   const cell = run.cell;
   const driver = env.registry.drivers[cell.platform]!;
@@ -93,7 +102,7 @@ export async function measure(run: PlannedRun, env: RunEnv, profile: Profile, ou
   const ctx: RunContext = { ...prep, signal: ac.signal, timeoutS: profile.timeoutS, tiers: {} };
   // guest order for pinning: target, neighbour, then the workload's other tiers
   const layout = cpuLayout(cell.cpuPolicy, plan.vcpus, cpus().length, 2 + (workload.tiers?.length ?? 0));
-  const id = `vb${++guestCounter}-${process.pid % 10000}`;
+  const id = nextGuestId();
   const guests: Guest[] = [];
   let target: Guest | undefined;
   let running: RunningNeighbour | undefined;
@@ -242,7 +251,7 @@ export async function measure(run: PlannedRun, env: RunEnv, profile: Profile, ou
 }
 
 /** command.json, the workload's raw output files and run.json (what the samples say, in one place). */
-function writeRunArtifacts(
+export function writeRunArtifacts(
   dir: string,
   r: {
     cell: Cell;
