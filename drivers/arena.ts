@@ -140,6 +140,17 @@ export class Arena {
   }
 }
 
+/**
+ * Swap an arena of `budget` may use for `demand` bytes of tenants: what they exceed M by, plus a
+ * quarter of their memory for what each guest costs beyond its size (QEMU itself, a container's
+ * runtime): with the bare excess a 1.5x run OOM-killed one of three TCG VMs here. RAM stays held
+ * to M, so the overcommit is as real.
+ */
+export function arenaSwapBytes(demand: number, budget: number): number {
+  const excess = Math.max(0, demand - budget);
+  return excess > 0 ? excess + Math.ceil(demand / 4) : 0;
+}
+
 /** An arena with the swap its overcommit needs: what a multi-tenant cell runs in. */
 export interface OpenArena {
   arena: Arena;
@@ -155,7 +166,7 @@ export interface OpenArena {
  */
 export async function openArena(o: { budgetBytes: number; demandBytes: number; log: (line: string) => void; name?: string }): Promise<OpenArena> {
   ensureHarnessGroup();
-  const over = Math.max(0, o.demandBytes - o.budgetBytes);
+  const over = arenaSwapBytes(o.demandBytes, o.budgetBytes);
   const swap = await ensureBoundedSwap(over, o.log);
   const arena = new Arena(o.name ?? arenaName(), o.budgetBytes, Math.min(over, swap.availableBytes));
   try {

@@ -31,7 +31,8 @@ export async function runPlanned(todo: PlannedRun[], loop: Loop): Promise<number
       const samples = await measure(run, loop.env, loop.profiles[run.cell.platform]!, loop.signal, progress.log.bind(progress));
       if (loop.signal.aborted) break; // an interrupted run is not data
       loop.writer.append(samples);
-      const first = samples[0]!;
+      // a multi-tenant run is as bad as its worst tenant (an OOM-killed tenant is an error of the run)
+      const first = samples.find((s) => s.status === 'error') ?? samples.find((s) => s.status === 'dnf') ?? samples[0]!;
       if (first.status === 'error') errors++;
       const shown = samples.map((s) => (s.value === null ? `${s.metric}=${s.status}` : `${s.metric}=${+s.value.toPrecision(4)}${s.unit}`)).join(' ');
       progress.end(`${first.status === 'ok' ? 'ok ' : first.status.toUpperCase()} ${run.cell.id} ${run.warmup ? 'warm-up' : 'rep'} ${run.rep}: ${shown}${first.message ? ` (${first.message})` : ''}`);

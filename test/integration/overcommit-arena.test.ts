@@ -1,6 +1,6 @@
 // Memory overcommit for real, on bare metal and LXC: an arena of 256 MiB with a bounded swap of
-// 128 MiB (the host has none: a swap file is made) holds two tenants of 256 MiB each (2x the
-// budget), each touching 200 MiB. 400 MiB do not fit in 256 + 128: the arena swaps, then the
+// 104 MiB (the host has none: a swap file is made) holds two tenants of 256 MiB each (2x the
+// budget), each touching 200 MiB. 400 MiB do not fit in 256 + 104: the arena swaps, then the
 // kernel's OOM killer acts inside the arena, on a tenant. The kernel log's oom-kill line says
 // where (oom_memcg = the arena, task_memcg = a tenant's group), the cgroup counters agree, the
 // harness (this test process) and the host are alive, and arena and swap file are gone after.
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
 import { PROFILES } from '../../core/profiles.ts';
 import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
-import { openArena } from '../../drivers/arena.ts';
+import { arenaSwapBytes, openArena } from '../../drivers/arena.ts';
 import { HARNESS_GROUP, cgroupLayout, dirFor } from '../../drivers/cgroups.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import { activeSwapFiles } from '../../drivers/swap.ts';
@@ -58,14 +58,15 @@ for (const platform of ['baremetal', 'lxc']) {
     await driver.prepare?.(ctx);
     const adjBefore = readAdj();
     const lines: string[] = [];
-    // N x G = 512 MiB of tenants; swap for 128 MiB of it only, so the arena must OOM-kill
-    const open = await openArena({ budgetBytes: BUDGET, demandBytes: BUDGET + 128 * MiB, log: (l) => lines.push(l), name: `arena-${process.pid}${platform[0]}` });
+    // swap for 288 MiB of tenants only (32 MiB beyond M plus a quarter of 288 for guest overheads:
+    // 104 MiB), so the 400 MiB the two tenants touch must OOM-kill one
+    const open = await openArena({ budgetBytes: BUDGET, demandBytes: BUDGET + 32 * MiB, log: (l) => lines.push(l), name: `arena-${process.pid}${platform[0]}` });
     const { arena, swap } = open;
     t.log(lines.join('\n'));
     const swapFile = swap.file;
     const guests: Guest[] = [];
     try {
-      t.is(swap.availableBytes >= 128 * MiB, true, 'swap for the overcommit beyond M is there');
+      t.is(swap.availableBytes >= arenaSwapBytes(BUDGET + 32 * MiB, BUDGET), true, 'swap for the overcommit beyond M is there');
       if (swapFile) t.true(activeSwapFiles(readFileSync('/proc/swaps', 'utf8')).includes(swapFile), 'the swap file is on');
       for (let i = 0; i < 2; i++) guests.push(await driver.provision(tenantSpec(`vb-oc-${platform}-t${i}`, arena.name, i), ctx));
       const layout = cgroupLayout();
