@@ -4,23 +4,14 @@ import test from 'ava';
 import { ensurePackages } from '../../core/host.ts';
 import { execa } from 'execa';
 import { cleanupAll } from '../../core/cleanup.ts';
-import { PROFILES } from '../../core/profiles.ts';
-import type { GuestSpec, RunContext } from '../../core/types.ts';
+import type { GuestSpec } from '../../core/types.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import { BRIDGE } from '../../drivers/bridge.ts';
-import { allGuestPackages } from '../../workloads/index.ts';
 import forkBomb from '../../workloads/fork-bomb.ts';
 import { leftovers } from './leftovers.ts';
+import { smokeContext } from '../smoke-context.ts';
 
-const ctx: RunContext = {
-  profile: PROFILES.smoke,
-  cacheDir: '/var/cache/virtbench',
-  guestPackages: allGuestPackages(),
-  log: (l) => console.log(l),
-  signal: new AbortController().signal,
-  timeoutS: 120,
-  tiers: {},
-};
+const ctx = smokeContext;
 
 const spec = (name: string): GuestSpec => ({
   name, vcpus: 1, cpus: [1], cpuPolicy: 'cpuset', cpuShares: 1024, memoryBytes: 256 * 1024 ** 2, memoryLimit: 'hard',

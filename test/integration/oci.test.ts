@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
 import { ensurePackages, memoryCeiling } from '../../core/host.ts';
 import { PROFILES } from '../../core/profiles.ts';
-import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
+import type { Guest, GuestSpec } from '../../core/types.ts';
 import { ensureBridge } from '../../drivers/bridge.ts';
 import { cgroupLayout, cgroupOf, settingsFor } from '../../drivers/cgroups.ts';
 import baremetal from '../../drivers/baremetal.ts';
@@ -22,16 +22,9 @@ import { allGuestPackages } from '../../workloads/index.ts';
 import { tempDir } from '../tmp.ts';
 import { dockerImageLeftovers, leftovers } from './leftovers.ts';
 import { checkSummary, smokeRun } from './smoke.ts';
+import { smokeContext } from '../smoke-context.ts';
 
-const ctx: RunContext = {
-  profile: PROFILES.smoke,
-  cacheDir: '/var/cache/virtbench',
-  guestPackages: allGuestPackages(),
-  log: (l) => console.log(l),
-  signal: new AbortController().signal,
-  timeoutS: 120,
-  tiers: {},
-};
+const ctx = smokeContext;
 
 const MiB = 1024 * 1024;
 const spec = (name: string): GuestSpec => ({

@@ -10,26 +10,17 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
-import { PROFILES } from '../../core/profiles.ts';
-import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
+import type { Guest, GuestSpec } from '../../core/types.ts';
 import { arenaSwapBytes, openArena } from '../../drivers/arena.ts';
 import { HARNESS_GROUP, cgroupLayout, dirFor } from '../../drivers/cgroups.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import { activeSwapFiles } from '../../drivers/swap.ts';
-import { allGuestPackages } from '../../workloads/index.ts';
 import { leftovers } from './leftovers.ts';
+import { smokeContext } from '../smoke-context.ts';
 
 const MiB = 1024 ** 2;
 const BUDGET = 256 * MiB;
-const ctx: RunContext = {
-  profile: PROFILES.smoke,
-  cacheDir: '/var/cache/virtbench',
-  guestPackages: allGuestPackages(),
-  log: (l) => console.log(l),
-  signal: new AbortController().signal,
-  timeoutS: 120,
-  tiers: {},
-};
+const ctx = smokeContext;
 
 const tenantSpec = (name: string, arena: string, tenant: number): GuestSpec => ({
   name, vcpus: 1, cpus: [0, 1], cpuPolicy: 'quota', cpuShares: 1024, memoryBytes: 256 * MiB, memoryLimit: 'hard',

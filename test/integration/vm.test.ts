@@ -11,26 +11,17 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
-import { PROFILES } from '../../core/profiles.ts';
-import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
+import type { Guest, GuestSpec } from '../../core/types.ts';
 import kvm, { KvmGuest } from '../../drivers/kvm.ts';
 import lightvm from '../../drivers/lightvm.ts';
 import lxcvm from '../../drivers/lxcvm.ts';
 import { VM_CACHE, ensureDiskImage } from '../../drivers/vm-image.ts';
-import { allGuestPackages } from '../../workloads/index.ts';
 import { qemuProcesses, vmLeftovers } from './leftovers.ts';
 import { checkSummary, smokeRun } from './smoke.ts';
 import { tempDir } from '../tmp.ts';
+import { smokeContext } from '../smoke-context.ts';
 
-const ctx: RunContext = {
-  profile: PROFILES.smoke,
-  cacheDir: '/var/cache/virtbench',
-  guestPackages: allGuestPackages(),
-  log: (l) => console.log(l),
-  signal: new AbortController().signal,
-  timeoutS: 120,
-  tiers: {},
-};
+const ctx = smokeContext;
 
 const spec = (name: string, over: Partial<GuestSpec> = {}): GuestSpec => ({
   name, vcpus: 1, cpus: [1], cpuPolicy: 'cpuset', cpuShares: 1024, memoryBytes: 512 * 1024 ** 2, memoryLimit: 'hard',

@@ -5,25 +5,16 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { cleanupAll } from '../../core/cleanup.ts';
-import { PROFILES } from '../../core/profiles.ts';
-import type { Guest, GuestSpec, RunContext } from '../../core/types.ts';
+import type { Guest, GuestSpec } from '../../core/types.ts';
 import { openArena } from '../../drivers/arena.ts';
 import { HARNESS_GROUP } from '../../drivers/cgroups.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import type { KvmGuest } from '../../drivers/kvm.ts';
-import { allGuestPackages } from '../../workloads/index.ts';
 import { leftovers, vmLeftovers } from '../integration/leftovers.ts';
+import { smokeContext } from '../smoke-context.ts';
 
 const MiB = 1024 ** 2;
-const ctx: RunContext = {
-  profile: PROFILES.smoke,
-  cacheDir: '/var/cache/virtbench',
-  guestPackages: allGuestPackages(),
-  log: (l) => console.log(l),
-  signal: new AbortController().signal,
-  timeoutS: 120,
-  tiers: {},
-};
+const ctx = smokeContext;
 const spec = (name: string, arena: string, memoryBytes: number, tenant = 0): GuestSpec => ({
   name, vcpus: 1, cpus: [0, 1], cpuPolicy: 'quota', cpuShares: 1024, memoryBytes, memoryLimit: 'hard',
   ioWeight: 500, pidsMax: 128, network: false, shares: [], arena, tenant,
