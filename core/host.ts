@@ -169,3 +169,13 @@ export async function gitCommit(cwd: string): Promise<{ commit: string; dirty: b
   const status = await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, reject: false });
   return { commit: head.exitCode === 0 ? head.stdout.trim() : 'unknown', dirty: status.stdout.trim().length > 0 };
 }
+
+/** Whether a process of this pid exists (signal 0: nothing is sent); sweeps use it to tell a crashed run's leftovers from a live run's. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

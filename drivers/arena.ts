@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
+import { pidAlive } from '../core/host.ts';
 import {
   HARNESS_GROUP, allCgroupMounts, cgroupLayout, cgroupPathsFor, cgroupUsage, delegatedControllers, dirFor, enableSubtree, ensureHarnessGroup, harnessDirs, killCgroup, oomKillsOf, removeTree,
   type CgroupLayout, type CgroupSetting,
@@ -188,15 +189,6 @@ export async function openArena(o: { budgetBytes: number; demandBytes: number; l
       await swap.remove();
     },
   };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -28,7 +28,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
-import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling, pidAlive } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import {
@@ -136,15 +136,6 @@ function tail(text: string | undefined, lines = 3): string {
 async function daemonAnswers(): Promise<boolean> {
   const r = await docker(['version', '--format', '{{.Server.Version}}'], 15_000);
   return r.exitCode === 0;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
-import { STATE_DIR } from '../core/host.ts';
+import { STATE_DIR, pidAlive } from '../core/host.ts';
 
 export const SWAP_DIR = join(STATE_DIR, 'swap');
 const MiB = 1024 * 1024;
@@ -89,15 +89,6 @@ export async function ensureBoundedSwap(neededBytes: number, log: (line: string)
   }
   log(`memory overcommit: the host had ${(swapFree / MiB).toFixed(0)} MiB of free swap; added a ${(fileBytes / MiB).toFixed(0)} MiB swap file ${file} for this run (removed at the end)`);
   return { availableBytes: swapFree + fileBytes, file, fileBytes, remove: undo };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Swap files a crashed earlier run left (their run's process is gone): swapoff and remove. */
