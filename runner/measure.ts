@@ -8,7 +8,7 @@ import { COMMAND_CAP, RAW_CAP, makeRunDir, runArtifactsDir, writeArtifact } from
 import { errorMessage } from '../core/errors.ts';
 import { cpuLayout, sampleCellFields, type PlannedRun } from '../core/matrix.ts';
 import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
-import type { Calibration, Cell, Guest, GuestSpec, Metric, PrepareContext, Profile, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share } from '../core/types.ts';
+import type { Calibration, Cell, Guest, GuestSpec, Metric, PrepareContext, Profile, RawOutput, RunContext, RunningNeighbour, Sample, SampleStatus, Share, Workload } from '../core/types.ts';
 import { cpuSplit, parseProcStat, type ProcStat } from '../monitors/proc.ts';
 import { RunMonitor } from '../monitors/sampler.ts';
 import { tenantShapes } from '../core/tenancy.ts';
@@ -220,32 +220,79 @@ export async function measure(run: PlannedRun, env: RunEnv, profile: Profile, ou
   } catch (err) {
     log(`could not write the artifacts of ${cell.id} rep ${run.rep}: ${errorMessage(err)}`);
   }
-  return workload.metrics.map((m) => {
-    const got = metrics.find((x) => x.metric === m.metric);
-    const missing = status === 'ok' && (got === undefined || !Number.isFinite(got.value));
+  return samplesOf(workload.metrics, metrics, {
+    suite,
+    cell,
+    run,
+    status,
+    message,
+    accel,
+    vcpus: plan.vcpus,
+    memoryBytes: plan.memoryBytes,
+    start,
+    end,
+    guest: target,
+    calibration,
+    context,
+    guestMitigations: rec.guestMitigations,
+    artifacts,
+    extra: { neighbourDetail },
+  });
+}
+
+/** What one run's samples share, whatever the workload measured. */
+export interface RunOutcome {
+  suite: string;
+  cell: Cell;
+  run: PlannedRun;
+  status: SampleStatus;
+  message?: string;
+  accel: Sample['accel'];
+  vcpus: number;
+  memoryBytes: number;
+  start: Date;
+  end: Date;
+  /** The guest the metrics are of (its launch time goes into the samples). */
+  guest?: Guest;
+  calibration?: Calibration;
+  context?: Record<string, number>;
+  guestMitigations: string;
+  artifacts: string;
+  /** Fields only some runs have (a neighbour's detail, a tenant's index and OOM kills). */
+  extra?: Partial<Sample>;
+}
+
+/**
+ * One sample per metric the workload declares: its value where the run was ok and the workload
+ * gave a finite one, else null; an ok run that is missing a metric is an error for that metric.
+ */
+export function samplesOf(declared: Workload['metrics'], got: Metric[], o: RunOutcome): Sample[] {
+  return declared.map((m) => {
+    const value = got.find((x) => x.metric === m.metric);
+    const missing = o.status === 'ok' && (value === undefined || !Number.isFinite(value.value));
     return {
-      suite,
-      ...sampleCellFields(cell),
-      rep: run.rep,
-      warmup: run.warmup,
+      suite: o.suite,
+      ...sampleCellFields(o.cell),
+      ...o.extra,
+      rep: o.run.rep,
+      warmup: o.run.warmup,
       metric: m.metric,
-      value: status === 'ok' && !missing ? got!.value : null,
+      value: o.status === 'ok' && !missing ? value!.value : null,
       unit: m.unit,
       better: m.better,
-      status: missing ? 'error' : status,
-      message: missing ? `workload returned no value for ${m.metric}` : message,
-      accel,
-      vcpus: plan.vcpus,
-      memoryBytes: plan.memoryBytes,
-      start: start.toISOString(),
-      end: end.toISOString(),
-      neighbourDetail,
-      ...(got?.note ? { note: got.note } : {}),
-      ...(target?.bootSeconds !== undefined ? { bootSeconds: Math.round(target.bootSeconds * 1000) / 1000 } : {}),
-      ...(calibration ? { calibration } : {}),
-      ...(context && Object.keys(context).length ? { context } : {}),
-      ...(accel !== 'native' ? { guestMitigations: rec.guestMitigations } : {}),
-      artifacts,
+      status: missing ? 'error' : o.status,
+      message: missing ? `workload returned no value for ${m.metric}` : o.message,
+      accel: o.accel,
+      vcpus: o.vcpus,
+      memoryBytes: o.memoryBytes,
+      start: o.start.toISOString(),
+      end: o.end.toISOString(),
+      ...(value?.note ? { note: value.note } : {}),
+      ...(o.guest?.bootSeconds !== undefined ? { bootSeconds: Math.round(o.guest.bootSeconds * 1000) / 1000 } : {}),
+      ...(o.calibration ? { calibration: o.calibration } : {}),
+      ...(o.context && Object.keys(o.context).length ? { context: o.context } : {}),
+      ...(o.accel !== 'native' ? { guestMitigations: o.guestMitigations } : {}),
+      artifacts: o.artifacts,
     };
   });
 }

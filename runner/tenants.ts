@@ -14,7 +14,7 @@ import { tenantShapes, type TenantShape } from '../core/tenancy.ts';
 import type { Calibration, Guest, GuestSpec, Metric, Profile, RawOutput, RunContext, Sample, SampleStatus } from '../core/types.ts';
 import { openArena, type OpenArena } from '../drivers/arena.ts';
 import { RunMonitor } from '../monitors/sampler.ts';
-import { Timeout, deadline, nextGuestId, writeRunArtifacts, type RunEnv } from './measure.ts';
+import { Timeout, deadline, nextGuestId, samplesOf, writeRunArtifacts, type RunEnv } from './measure.ts';
 
 interface TenantOutcome {
   shape: TenantShape;
@@ -195,35 +195,23 @@ export async function measureTenants(run: PlannedRun, env: RunEnv, profile: Prof
     log(`could not write the artifacts of ${cell.id} rep ${run.rep}: ${errorMessage(err)}`);
   }
   return busy.flatMap((o) =>
-    workload.metrics.map((m) => {
-      const got = o.metrics.find((x) => x.metric === m.metric);
-      const missing = o.status === 'ok' && (got === undefined || !Number.isFinite(got.value));
-      const sample: Sample = {
-        suite,
-        ...sampleCellFields(cell),
-        tenant: o.shape.tenant,
-        rep: run.rep,
-        warmup: run.warmup,
-        metric: m.metric,
-        value: o.status === 'ok' && !missing ? got!.value : null,
-        unit: m.unit,
-        better: m.better,
-        status: missing ? 'error' : o.status,
-        message: missing ? `workload returned no value for ${m.metric}` : o.message,
-        accel,
-        vcpus: o.shape.vcpus,
-        memoryBytes: o.shape.memoryBytes,
-        start: start.toISOString(),
-        end: end.toISOString(),
-        ...(o.oomKills !== undefined ? { oomKills: o.oomKills } : {}),
-        ...(got?.note ? { note: got.note } : {}),
-        ...(o.guest?.bootSeconds !== undefined ? { bootSeconds: Math.round(o.guest.bootSeconds * 1000) / 1000 } : {}),
-        ...(calibration ? { calibration } : {}),
-        ...(context && Object.keys(context).length ? { context } : {}),
-        ...(accel !== 'native' ? { guestMitigations: rec.guestMitigations } : {}),
-        artifacts,
-      };
-      return sample;
+    samplesOf(workload.metrics, o.metrics, {
+      suite,
+      cell,
+      run,
+      status: o.status,
+      message: o.message,
+      accel,
+      vcpus: o.shape.vcpus,
+      memoryBytes: o.shape.memoryBytes,
+      start,
+      end,
+      guest: o.guest,
+      calibration,
+      context,
+      guestMitigations: rec.guestMitigations,
+      artifacts,
+      extra: { tenant: o.shape.tenant, ...(o.oomKills !== undefined ? { oomKills: o.oomKills } : {}) },
     }),
   );
 }
