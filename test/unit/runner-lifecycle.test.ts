@@ -14,6 +14,7 @@ import { REGISTRY, guestPackagesOf, type Registry } from '../../runner/registry.
 import { runPlanned } from '../../runner/run-loop.ts';
 import { runSuite } from '../../runner/suite.ts';
 import { allGuestPackages } from '../../workloads/index.ts';
+import { fakeGuest } from '../fake-guest.ts';
 
 const MiB = 1024 ** 2;
 const profile: Profile = { name: 'smoke', vcpus: 1, memoryBytes: 256 * MiB, reps: 1, warmup: 0, timeoutS: 0.3, pidsMax: 100 };
@@ -38,29 +39,18 @@ function world(script: Script = {}) {
   const calls: string[] = [];
   const provisioned: string[] = [];
   const destroyed: string[] = [];
-  const guest = (spec: GuestSpec): Guest => ({
-    name: spec.name,
-    platform: 'fake',
-    spec,
-    accel: 'native',
-    workdir: '/nonexistent',
-    sh: async (s) => {
-      calls.push(`sh ${role(spec.name)}: ${s}`);
-      return { exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false };
-    },
-    spawn: () => {
-      throw new Error('the fakes do not spawn');
-    },
-    pushFile: async () => undefined,
-    pullFile: async () => undefined,
-    address: () => undefined,
-    usage: async () => ({}),
-    killAll: async () => void calls.push(`killAll ${role(spec.name)}`),
-    destroy: async () => {
-      calls.push(`destroy ${role(spec.name)}`);
-      destroyed.push(spec.name);
-    },
-  });
+  const guest = (spec: GuestSpec): Guest =>
+    fakeGuest(spec, {
+      sh: async (s) => {
+        calls.push(`sh ${role(spec.name)}: ${s}`);
+        return { exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false };
+      },
+      killAll: async () => void calls.push(`killAll ${role(spec.name)}`),
+      destroy: async () => {
+        calls.push(`destroy ${role(spec.name)}`);
+        destroyed.push(spec.name);
+      },
+    });
   const driver: Driver = {
     name: 'fake',
     description: 'hand-made fake platform',

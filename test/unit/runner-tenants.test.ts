@@ -14,6 +14,7 @@ import type { Cell, Driver, Guest, GuestSpec, Metric, Profile, RunContext, Workl
 import { allCgroupMounts, HARNESS_GROUP } from '../../drivers/cgroups.ts';
 import type { RunEnv } from '../../runner/measure.ts';
 import { guestPackagesOf, type Registry } from '../../runner/registry.ts';
+import { fakeGuest } from '../fake-guest.ts';
 import { measureTenants } from '../../runner/tenants.ts';
 
 const MiB = 1024 ** 2;
@@ -35,24 +36,12 @@ function world(script: Script = {}) {
   const calls: string[] = [];
   const specs: GuestSpec[] = [];
   const destroyed: string[] = [];
-  const guest = (spec: GuestSpec): Guest => ({
-    name: spec.name,
-    platform: 'fake',
-    spec,
-    accel: 'native',
-    workdir: '/nonexistent',
-    sh: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false }),
-    spawn: () => {
-      throw new Error('the fakes do not spawn');
-    },
-    pushFile: async () => undefined,
-    pullFile: async () => undefined,
-    address: () => undefined,
-    usage: async () => ({}),
-    killAll: async () => void calls.push(`killAll t${tenantOf(spec)}`),
-    destroy: async () => void destroyed.push(spec.name),
-    oomKills: async () => script.oomKills?.(tenantOf(spec)) ?? 0,
-  });
+  const guest = (spec: GuestSpec): Guest =>
+    fakeGuest(spec, {
+      killAll: async () => void calls.push(`killAll t${tenantOf(spec)}`),
+      destroy: async () => void destroyed.push(spec.name),
+      oomKills: async () => script.oomKills?.(tenantOf(spec)) ?? 0,
+    });
   const driver: Driver = {
     name: 'fake',
     description: 'hand-made fake platform',
