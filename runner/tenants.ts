@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRunDir, runArtifactsDir } from '../core/artifacts.ts';
 import { errorMessage } from '../core/errors.ts';
-import { sampleCellFields, type PlannedRun } from '../core/matrix.ts';
+import type { PlannedRun } from '../core/matrix.ts';
 import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
 import { tenantShapes, type TenantShape } from '../core/tenancy.ts';
 import type { Calibration, Guest, GuestSpec, Metric, Profile, RawOutput, RunContext, Sample, SampleStatus } from '../core/types.ts';
