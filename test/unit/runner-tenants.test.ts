@@ -79,13 +79,12 @@ function world(script: Script = {}) {
   return { calls, specs, destroyed, registry, peak: () => peak };
 }
 
+/** What every fake cell here shares: the fake platform and workload, no neighbour. */
+const fakeCell = { platform: 'fake', workload: 'w', resource: 'cpu', neighbourKind: 'none', neighbour: 'none' } as const;
+
 const allocation = (busy: 'all' | 'one', cpuPolicy: Cell['cpuPolicy'] = 'shares'): Cell => ({
   id: `fake/w/none:none/${cpuPolicy}/hard/x1/t2${busy === 'one' ? '/busy-one' : ''}/c1`,
-  platform: 'fake',
-  workload: 'w',
-  resource: 'cpu',
-  neighbourKind: 'none',
-  neighbour: 'none',
+  ...fakeCell,
   cpuPolicy,
   memoryLimit: 'hard',
   overcommit: 1,
@@ -97,11 +96,7 @@ const allocation = (busy: 'all' | 'one', cpuPolicy: Cell['cpuPolicy'] = 'shares'
 
 const overcommit = (n: number): Cell => ({
   id: `fake/w/none:none/cpuset/hard/x1/t${n}`,
-  platform: 'fake',
-  workload: 'w',
-  resource: 'cpu',
-  neighbourKind: 'none',
-  neighbour: 'none',
+  ...fakeCell,
   cpuPolicy: 'cpuset',
   memoryLimit: 'hard',
   overcommit: 1,
