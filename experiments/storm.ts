@@ -45,7 +45,7 @@ const storm: Experiment = {
     const each = await Promise.all(
       Array.from({ length: n }, async (_, tenant): Promise<ExperimentMetric> => {
         try {
-          const { readyS } = await race(launchUntilReady(ctx, tenant, t0), limitMs, `not ready within ${Math.round(limitMs / 1000)} s`);
+          const { readyS } = await race(launchUntilReady(ctx, tenant, t0), limitMs, `not ready within ${+(limitMs / 1000).toPrecision(3)} s`);
           return { metric: 'ready_s', tenant, value: readyS };
         } catch (err) {
           return { metric: 'ready_s', tenant, value: null, status: 'dnf', message: `guest ${tenant} of ${n} never ready: ${errorMessage(err)}` };
