@@ -120,6 +120,8 @@ export interface Guest {
   watchdogScript?(): string;
   /** OOM kills inside this guest's cgroup (and, for VMs, by the guest's own kernel) since it started. */
   oomKills?(): Promise<number>;
+  /** Bytes this guest occupies on the host's disk beyond what it shares with others (its copy-on-write layer or own directory). */
+  diskBytes?(): Promise<number>;
   destroy(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { expandCells, type MatrixSelection, type PlannedRun, type SuiteDefinition } from '../../core/matrix.ts';
 import { repairSamples } from '../../core/results.ts';
 import type { Cell, Driver, Experiment, ExperimentContext, Guest, GuestSpec, Profile } from '../../core/types.ts';
+import footprint from '../../experiments/footprint.ts';
 import storm, { stormParams } from '../../experiments/storm.ts';
 import lifecycle from '../../suites/lifecycle.ts';
 import { GuestPool } from '../../runner/guest-pool.ts';
@@ -246,4 +247,15 @@ test('the lifecycle suite: its experiments\' guest packages are in the cached gu
   // launch cold 4 s + warm 6 s, storm n1 3 s + n2 4 s; 3 reps
   t.true(out.includes('12 runs, estimated 51s'), out.join('\n'));
   t.deepEqual(w.provisioned, []);
+});
+
+test('footprint: a platform whose guests report neither disk nor memory gets an error per metric saying so, and its guest is destroyed', async (t) => {
+  const w = world();
+  const samples = await measure(planned(cellOf('idle', 'footprint')), envFor(t, w.driver, [footprint]), { ...profile, timeoutS: 10 }, new AbortController().signal, () => undefined);
+  t.deepEqual(samples.map((s) => [s.metric, s.status, s.message]), [
+    ['disk_bytes', 'error', 'fake guests do not report disk_bytes'],
+    ['memory_bytes', 'error', 'fake guests do not report memory_bytes'],
+  ]);
+  t.deepEqual(w.destroyed, w.provisioned);
+  t.is(w.provisioned.length, 1);
 });
