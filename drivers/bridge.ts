@@ -38,8 +38,18 @@ async function ip(...args: string[]) {
   await execa('ip', args);
 }
 
-export async function ensureBridge(): Promise<HarnessNet> {
-  if (net) return net;
+let creating: Promise<HarnessNet> | undefined;
+
+/** The harness bridge, created once: guests provisioned at the same time (a boot storm) share one creation. */
+export function ensureBridge(): Promise<HarnessNet> {
+  if (net) return Promise.resolve(net);
+  creating ??= createBridge().finally(() => {
+    creating = undefined;
+  });
+  return creating;
+}
+
+async function createBridge(): Promise<HarnessNet> {
   const routes = (await execa('ip', ['-4', 'route'])).stdout;
   await execa('ip', ['link', 'del', BRIDGE], { reject: false });
   const prefix = pickSubnet(routes);
