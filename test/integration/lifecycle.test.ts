@@ -9,6 +9,9 @@ import { smokeRun } from './smoke.ts';
 test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms of 1 and 2, footprint, nothing left', async (t) => {
   const run = await smokeRun('lifecycle', ['--platforms', 'baremetal,lxc,docker', '--reps', '2']);
   t.log(`smoke lifecycle on baremetal+lxc+docker, 2 reps: ${run.minutes.toFixed(1)} min`);
+  // the figures first, so a failing run still shows them
+  const median = (cell: string, metric: string) => run.rows.find((r) => r.cell === cell && r.metric === metric)?.median;
+  for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: ready cold ${median(`${p}/launch/cold`, 'ready_s')} s warm ${median(`${p}/launch/warm`, 'ready_s')} s; Redis cold ${median(`${p}/launch/cold`, 'service_s')} s warm ${median(`${p}/launch/warm`, 'service_s')} s; storm of 2 all ready ${median(`${p}/storm/n2`, 'all_ready_s')} s; disk ${median(`${p}/footprint/idle`, 'disk_bytes')} B, idle memory ${median(`${p}/footprint/idle`, 'memory_bytes')} B`);
   t.is(run.exitCode, 0, run.tail);
   t.deepEqual(run.samples.filter((s) => s.status !== 'ok').map((s) => `${s.cell} ${s.metric} ${s.status} ${s.message}`), [], 'every run finishes');
   const ids = run.manifest.cells.map((c) => c.id);
@@ -36,7 +39,5 @@ test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms 
   // summary: a row per cell and metric; cold against warm, n2 against n1
   for (const c of run.manifest.cells) t.true(run.rows.some((r) => r.cell === c.id), `${c.id} summarized`);
   for (const r of run.rows.filter((x) => /launch\/cold|storm\/n2/.test(x.cell ?? ''))) t.not(r.ratio, '', `${r.cell} ${r.metric}: a ratio`);
-  const median = (cell: string, metric: string) => run.rows.find((r) => r.cell === cell && r.metric === metric)?.median;
-  for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: ready cold ${median(`${p}/launch/cold`, 'ready_s')} s warm ${median(`${p}/launch/warm`, 'ready_s')} s; Redis cold ${median(`${p}/launch/cold`, 'service_s')} s warm ${median(`${p}/launch/warm`, 'service_s')} s; storm of 2 all ready ${median(`${p}/storm/n2`, 'all_ready_s')} s; disk ${median(`${p}/footprint/idle`, 'disk_bytes')} B, idle memory ${median(`${p}/footprint/idle`, 'memory_bytes')} B`);
   t.deepEqual(await leftovers(), []);
 });
