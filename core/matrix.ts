@@ -3,7 +3,7 @@
 import { UsageError } from './errors.ts';
 import { rng, shuffle } from './rng.ts';
 import { allocationCpus, overcommitSizes, type TenancyHost } from './tenancy.ts';
-import type { Cell, CpuPolicy, LimitKind, NeighbourKind, Resource, Sample } from './types.ts';
+import type { Cell, CpuPolicy, Experiment, LimitKind, NeighbourKind, Resource, Sample } from './types.ts';
 
 export type ActiveNeighbourKind = Exclude<NeighbourKind, 'none'>;
 
@@ -51,6 +51,8 @@ export interface SuiteDefinition {
   platforms: string[];
   /** Axes per figure; when present, the cells are the groups' (rows only name the workloads). */
   groups?: SuiteGroup[];
+  /** Procedures (boot storms, launches...), each cell `<platform>/<experiment>/<param>`, after the rows' cells. */
+  experiments?: Experiment[];
 }
 
 export interface MatrixSelection {
@@ -74,6 +76,8 @@ export interface MatrixSelection {
   allocationTenants?: number[];
   /** Told about cells left out (a policy a platform cannot express). */
   onSkip?: (line: string) => void;
+  /** Experiments: the parameters of this run per experiment name (Experiment.params); absent = none of its cells. */
+  experimentParams?: Record<string, string[]>;
 }
 
 type CellKey = Omit<Cell, 'id' | 'reference' | 'group' | 'referenceAxis'>;
@@ -90,7 +94,8 @@ export function cellId(c: CellKey): string {
 export const NEIGHBOUR_ORDER: NeighbourKind[] = ['none', 'competing', 'orthogonal', 'adversarial'];
 
 export function expandCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
-  if (def.groups) return expandGroups(def, sel);
+  const experiments = experimentCells(def, sel);
+  if (def.groups) return [...expandGroups(def, sel), ...experiments];
   const cells: Cell[] = [];
   const limits = (platform: string) => ({
     cpuPolicy: sel.platformLimits?.[platform]?.cpuPolicy ?? sel.cpuPolicy,
@@ -119,7 +124,30 @@ export function expandCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] 
   }
   // A 'baremetal' reference that is not in the selection leaves ratios empty rather than wrong.
   const ids = new Set(cells.map((c) => c.id));
-  return cells.map((c) => (c.reference && !ids.has(c.reference) ? { ...c, reference: undefined } : c));
+  return [...cells.map((c) => (c.reference && !ids.has(c.reference) ? { ...c, reference: undefined } : c)), ...experiments];
+}
+
+/**
+ * An experiment's cells: per platform it applies to, one per parameter, `<platform>/<name>/<param>`
+ * (three parts, no `:`: never the id of a workload cell), compared with its reference parameter's cell.
+ */
+function experimentCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
+  const cells: Cell[] = [];
+  for (const platform of sel.platforms) {
+    for (const e of def.experiments ?? []) {
+      if (sel.workloads && !sel.workloads.includes(e.name)) continue;
+      if (e.platforms && !e.platforms.includes(platform)) continue;
+      const params = sel.experimentParams?.[e.name] ?? [];
+      const limits = { cpuPolicy: sel.platformLimits?.[platform]?.cpuPolicy ?? sel.cpuPolicy, memoryLimit: sel.platformLimits?.[platform]?.memoryLimit ?? sel.memoryLimit };
+      const idOf = (param: string) => `${platform}/${e.name}/${param}`;
+      for (const param of params) {
+        if (param === '' || /[/:#\s]/.test(param)) throw new Error(`experiment ${e.name}: parameter '${param}' cannot be part of a cell id`);
+        const reference = e.reference !== undefined && e.reference !== param && params.includes(e.reference) ? idOf(e.reference) : undefined;
+        cells.push({ id: idOf(param), platform, workload: e.name, resource: e.resource, neighbourKind: 'none', neighbour: 'none', ...limits, overcommit: 1, param, ...(reference ? { reference } : {}) });
+      }
+    }
+  }
+  return cells;
 }
 
 /** A group's axis values for one platform, before sizing. */
@@ -302,8 +330,8 @@ export function fitToHost(o: { vcpus: number; memoryBytes: number; cpuPolicy: Cp
 
 
 /** The fields of a Sample that say which cell it belongs to (reference only where the cell has one). */
-export function sampleCellFields(cell: Cell): Pick<Sample, 'cell' | 'platform' | 'workload' | 'resource' | 'neighbourKind' | 'neighbour' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'reference' | 'tenants' | 'busy' | 'group' | 'cpusPerTenant'> {
-  const { platform, workload, resource, neighbourKind, neighbour, cpuPolicy, memoryLimit, overcommit, reference, tenants, busy, group, cpusPerTenant } = cell;
+export function sampleCellFields(cell: Cell): Pick<Sample, 'cell' | 'platform' | 'workload' | 'resource' | 'neighbourKind' | 'neighbour' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'reference' | 'tenants' | 'busy' | 'group' | 'cpusPerTenant' | 'param'> {
+  const { platform, workload, resource, neighbourKind, neighbour, cpuPolicy, memoryLimit, overcommit, reference, tenants, busy, group, cpusPerTenant, param } = cell;
   return {
     cell: cell.id,
     platform,
@@ -319,5 +347,6 @@ export function sampleCellFields(cell: Cell): Pick<Sample, 'cell' | 'platform' |
     ...(busy !== undefined ? { busy } : {}),
     ...(group !== undefined ? { group } : {}),
     ...(cpusPerTenant !== undefined ? { cpusPerTenant } : {}),
+    ...(param !== undefined ? { param } : {}),
   };
 }

@@ -62,7 +62,7 @@ ${def.description}
 options:
   --profile smoke|quick|paper   run size (default quick); smoke = seconds per run, paper = the study's parameters
   --platforms a,b               platforms to run (default: every one of ${def.platforms.join(', ')} that works here)
-  --workloads a,b               workloads to measure (${[...new Set(def.rows.map((r) => r.workload))].join(', ')})
+  --workloads a,b               workloads or experiments to measure (${[...new Set(def.rows.map((r) => r.workload))].concat((def.experiments ?? []).map((e) => e.name)).join(', ')})
   --neighbours a,b              neighbour kinds (${NEIGHBOUR_ORDER.join(', ')}) or names (${names.neighbours.join(', ')});
                                 no-neighbour reference cells are always kept
   --reps N|auto                 measured repetitions per cell (profile default); auto: the profile's, then more
@@ -212,7 +212,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   const platforms = list(v.platforms);
   checkAll('platform', platforms, def.platforms.filter((x) => known.platforms.includes(x)));
   const workloads = list(v.workloads);
-  checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))]);
+  checkAll('workload', workloads, [...new Set(def.rows.map((r) => r.workload))].concat((def.experiments ?? []).map((e) => e.name)));
   const neighbours = list(v.neighbours);
   checkAll('neighbour', neighbours, [...NEIGHBOUR_ORDER, ...known.neighbours]);
   // a suite with groups sets CPU policy and memory limit per figure: a run-wide choice would silently not apply

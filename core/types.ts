@@ -120,6 +120,8 @@ export interface Guest {
   watchdogScript?(): string;
   /** OOM kills inside this guest's cgroup (and, for VMs, by the guest's own kernel) since it started. */
   oomKills?(): Promise<number>;
+  /** Bytes this guest occupies on the host's disk beyond what it shares with others (its copy-on-write layer or own directory). */
+  diskBytes?(): Promise<number>;
   destroy(): Promise<void>;
 }
 
@@ -231,6 +233,70 @@ export interface Workload {
   run(guest: Guest, ctx: RunContext): Promise<Metric[] | RunResult>;
 }
 
+/** What an experiment's parameters may depend on: the run's profile and guest size, and the host. */
+export interface ExperimentPlanContext {
+  profile: ProfileName;
+  /** Memory per guest of this run. */
+  memoryBytes: number;
+  hostMemoryBytes: number;
+}
+
+/** The context an experiment's procedure runs in: the run's context, its cell's parameter, and guests to provision. */
+export interface ExperimentContext extends RunContext {
+  platform: string;
+  /** The cell's parameter (e.g. 'cold', 'n4'). */
+  param: string;
+  /**
+   * A new guest of the run's size on the cell's platform (tenant i gets tenant i's CPUs). The runner
+   * destroys every guest provisioned here after the run, whatever happens, including guests whose
+   * provisioning is still under way when the procedure throws or times out.
+   */
+  provision(tenant?: number): Promise<Guest>;
+  /** Destroy a guest of this run now (e.g. an untimed warm-up launch); the runner then leaves it alone. */
+  destroy(guest: Guest): Promise<void>;
+}
+
+/** One value an experiment measured; a per-guest value names its tenant, a value it could not get says why. */
+export interface ExperimentMetric {
+  metric: string;
+  value: number | null;
+  tenant?: number;
+  /** Absent: ok (value set). 'dnf': the thing measured never happened within its limit (e.g. a guest never ready). */
+  status?: Exclude<SampleStatus, 'ok'>;
+  message?: string;
+  note?: string;
+}
+
+export interface ExperimentResult {
+  metrics: ExperimentMetric[];
+  raw?: RawOutput[];
+}
+
+/**
+ * A procedure instead of a workload beside a neighbour (a suite's `experiments`): run once per
+ * planned run of each of its cells (`<platform>/<name>/<param>`), it provisions the guests it
+ * needs through its context, measures, and returns its values. Plan, interleaving, resume,
+ * samples, artifacts and cleanup are the runner's, as for workloads.
+ */
+export interface Experiment {
+  readonly name: string;
+  readonly resource: Resource;
+  readonly description: string;
+  /** Every metric run() may return (units and directions of its samples). */
+  readonly metrics: MetricSpec[];
+  /** Debian packages its guests need (must be in the cached guest image: a workload's guestPackages). */
+  readonly guestPackages: string[];
+  /** Platforms it applies to; undefined = every platform of the suite. */
+  readonly platforms?: string[];
+  /** The parameter whose cell the others are compared with in ratios. */
+  readonly reference?: string;
+  /** The cells' parameters for this run, and one line when the host limited them. */
+  params(p: ExperimentPlanContext): { params: string[]; note?: string };
+  /** Rough seconds per run of a parameter natively, for --dry-run and the ETA. */
+  estimateS(param: string, profile: ProfileName): number;
+  run(ctx: ExperimentContext): Promise<ExperimentResult>;
+}
+
 export interface RunningNeighbour {
   stop(): Promise<NeighbourReport>;
 }
@@ -276,6 +342,8 @@ export interface Cell {
   group?: string;
   /** Which axis the reference cell differs in. */
   referenceAxis?: 'platform' | 'cpuPolicy' | 'memoryLimit' | 'overcommit' | 'neighbour';
+  /** Experiment cells: the experiment's parameter (the cell's `workload` is the experiment's name). */
+  param?: string;
 }
 
 export type SampleStatus = 'ok' | 'dnf' | 'error';
@@ -299,6 +367,8 @@ export interface Sample {
   busy?: 'all' | 'one';
   group?: string;
   cpusPerTenant?: number;
+  /** Experiment cells: the experiment's parameter. */
+  param?: string;
   /** OOM kills inside the guest during the run. */
   oomKills?: number;
   rep: number;

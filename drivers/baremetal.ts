@@ -7,6 +7,7 @@ import { onCleanup } from '../core/cleanup.ts';
 import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
 import { sweepArenas } from './arena.ts';
+import { treeUsageBytes } from './disk-usage.ts';
 import { HarnessCgroup, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
@@ -85,6 +86,11 @@ class BareMetalGuest implements Guest {
 
   async usage() {
     return this.cgroup.usage();
+  }
+
+  /** Its private directory (programs are the host's own). */
+  diskBytes(): Promise<number> {
+    return treeUsageBytes(this.root);
   }
 
   cgroupPaths() {

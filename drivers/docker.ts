@@ -37,6 +37,7 @@ import {
 } from './cgroups.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { treeUsageBytes } from './disk-usage.ts';
 
 export const DOCKER = '/usr/bin/docker';
 const DOCKERD = '/usr/sbin/dockerd';
@@ -444,6 +445,14 @@ class DockerGuest implements Guest {
 
   async usage() {
     return cgroupUsage(cgroupLayout(), this.cgroupRel);
+  }
+
+  /** Its writable layer (overlay2's upper directory; the image's layers are shared). */
+  async diskBytes(): Promise<number> {
+    const r = await docker(['inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', this.container]);
+    const upper = r.stdout.trim();
+    if (r.exitCode !== 0 || !upper.startsWith('/')) throw new Error(`container ${this.container}: no writable layer to measure: ${tail(r.all, 2)}`);
+    return treeUsageBytes(upper);
   }
 
   /** Kill everything but the container's init, so the guest stays usable. */

@@ -221,6 +221,10 @@ export class KvmGuest implements Guest {
     return diskUsageBytes(this.overlay);
   }
 
+  async diskBytes(): Promise<number> {
+    return this.overlayBytes();
+  }
+
   async start(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
     // more vCPUs than host CPUs is fine (multiplexed); pinning to CPUs the host lacks is not
     const hostCpus = cpus().length;

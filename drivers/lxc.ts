@@ -14,6 +14,7 @@ import { HARNESS_GROUP, allCgroupMounts, cgroupLayout, cgroupOf, cgroupPathsOfPi
 import { unprotected } from './oom-guard.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { treeUsageBytes } from './disk-usage.ts';
 
 export const LXC_PATH = join(STATE_DIR, 'lxc');
 const START_TIMEOUT_MS = 30_000;
@@ -166,6 +167,11 @@ class LxcGuest implements Guest {
 
   async usage() {
     return cgroupUsage(cgroupLayout(), this.cgroupRel);
+  }
+
+  /** Its directory: the overlay's upper layer, config and log (the rootfs below is shared). */
+  diskBytes(): Promise<number> {
+    return treeUsageBytes(this.dir);
   }
 
   cgroupPaths() {

@@ -13,6 +13,7 @@ import { cpuSplit, parseProcStat, type ProcStat } from '../monitors/proc.ts';
 import { RunMonitor } from '../monitors/sampler.ts';
 import { tenantShapes } from '../core/tenancy.ts';
 import type { Plan } from './plan.ts';
+import { measureExperiment } from './experiment.ts';
 import { measureTenants } from './tenants.ts';
 import type { Registry } from './registry.ts';
 
@@ -41,7 +42,7 @@ export interface RunEnv {
   rec: RunRecording;
 }
 
-function specFor(name: string, plan: RunEnv['plan'], profile: Profile, cpuList: number[], cell: Cell, shares: Share[]): GuestSpec {
+export function specFor(name: string, plan: RunEnv['plan'], profile: Profile, cpuList: number[], cell: Cell, shares: Share[]): GuestSpec {
   return {
     name,
     vcpus: plan.vcpus,
@@ -89,6 +90,8 @@ async function guestProcStat(g: Guest): Promise<ProcStat | undefined> {
 
 /** One run of `run.cell` under `profile`; `outer` aborts it (Ctrl-C). Never throws for what a run does: that is its samples' status. */
 export async function measure(run: PlannedRun, env: RunEnv, profile: Profile, outer: AbortSignal, log: (line: string) => void): Promise<Sample[]> {
+  // an experiment's procedure provisions its own guests: runner/experiment.ts
+  if (run.cell.param !== undefined) return measureExperiment(run, env, profile, outer, log);
   // cells sized for tenants (overcommit, allocation, nested) run in an arena: runner/tenants.ts
   if (env.plan.tenancy && tenantShapes(run.cell, env.plan.tenancy)) return measureTenants(run, env, profile, outer, log);
   const { suite, plan, prep, shares, rec } = env;

@@ -25,8 +25,10 @@ export const AUTO_BUDGET_S: Record<string, number> = { smoke: 240, quick: 1800, 
 export const TCG_SLOWDOWN = 10;
 
 export function estimateRunS(cell: Cell, profile: Profile, reg: Registry, accel: Record<string, Accel> = {}): number {
-  const w = reg.workloads[cell.workload]?.estimatedSeconds?.[profile.name] ?? 60;
   const tcg = accel[cell.platform] === 'tcg';
+  const experiment = cell.param !== undefined ? reg.experiments?.[cell.workload] : undefined;
+  if (experiment) return experiment.estimateS(cell.param!, profile.name) * (tcg ? TCG_SLOWDOWN : 1);
+  const w = reg.workloads[cell.workload]?.estimatedSeconds?.[profile.name] ?? 60;
   // tenants share the host: N busy tenants under TCG cost about N times, natively f times
   const guests = (cell.tenants ?? 1) + (cell.neighbour === 'none' ? 0 : 1);
   return (w * tenancyLoad(cell, { cpus: cpus().length }, tcg) + GUEST_OVERHEAD_S * guests) * (tcg ? TCG_SLOWDOWN : 1);
@@ -50,7 +52,16 @@ export interface Plan {
 
 export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], reg: Registry, io: Pick<Io, 'err'>): Plan {
   const tenancy = def.groups ? hostTenancy(opts) : undefined;
+  // experiments' parameters (e.g. a storm's guest counts) from the profile and what one guest of this run gets
+  const experimentNotes: string[] = [];
+  const experimentParams: Record<string, string[]> = {};
+  for (const e of def.experiments ?? []) {
+    const p = e.params({ profile: opts.profile, memoryBytes: fitToHost(opts, 1, cpus().length, totalmem()).memoryBytes, hostMemoryBytes: totalmem() });
+    experimentParams[e.name] = p.params;
+    if (p.note && (!opts.workloads || opts.workloads.includes(e.name))) experimentNotes.push(p.note);
+  }
   const cells = expandCells(def, {
+    experimentParams,
     tenancy,
     cpuPolicies: Object.fromEntries(platforms.map((p) => [p, reg.drivers[p]?.cpuPolicies])),
     explicitPlatforms: opts.platforms !== undefined,
@@ -73,7 +84,7 @@ export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: stri
   if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');
   const guestsPerRun = Math.max(...cells.map((c) => 1 + (c.neighbour === 'none' ? 0 : 1) + (reg.workloads[c.workload]?.tiers?.length ?? 0)));
   const fit = fitToHost(opts, guestsPerRun, cpus().length, totalmem());
-  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit, ...(tenancy ? { tenancy } : {}) };
+  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit, adjustments: [...fit.adjustments, ...experimentNotes], ...(tenancy ? { tenancy } : {}) };
 }
 
 export function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, reg: Registry, accel: Record<string, Accel> = {}): void {

@@ -16,7 +16,7 @@ import { checkOutputTarget, resultBytes } from '../core/out-check.ts';
 import { PROFILES } from '../core/profiles.ts';
 import { formatDuration } from '../core/progress.ts';
 import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from '../core/results.ts';
-import type { Driver, PrepareContext, Profile, Share } from '../core/types.ts';
+import type { Driver, Experiment, PrepareContext, Profile, Share } from '../core/types.ts';
 import { sweepWatchdogs } from '../core/watchdog.ts';
 import { cgroupLayout } from '../drivers/cgroups.ts';
 import { currentGuestMitigations, hostVulnerabilities } from '../drivers/mitigations.ts';
@@ -27,7 +27,7 @@ import { hostCaveats, moveHarnessOffMeasuredCpus } from './host.ts';
 import { stdio, type Io } from './io.ts';
 import type { RunEnv } from './measure.ts';
 import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile, printAutoEstimate, printPlan, probeAll } from './plan.ts';
-import { REGISTRY, guestPackagesOf, type Registry } from './registry.ts';
+import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
 import { runPlanned } from './run-loop.ts';
 
@@ -40,7 +40,7 @@ export const EXIT_FILE_SYSTEM = 4;
  */
 export async function runSuite(def: SuiteDefinition, argv: string[], io: Io = stdio, registry: Registry = REGISTRY): Promise<number> {
   try {
-    return await runSuiteInner(def, argv, io, registry);
+    return await runSuiteInner(def, argv, io, withExperiments(registry, def));
   } catch (err) {
     if (err instanceof UsageError || err instanceof UnavailableError) {
       io.err(`virtbench: ${err.message}`);
@@ -69,6 +69,8 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   const chosen = opts.platforms ?? def.platforms.filter((p) => p in reg.drivers);
   const drivers = chosen.map((p) => reg.drivers[p]!);
   const workloadNames = [...new Set(def.rows.filter((r) => !opts.workloads || opts.workloads.includes(r.workload)).map((r) => r.workload))];
+  // experiments' guests are guests like the workloads': on bare metal their packages are the host's
+  const experiments = (def.experiments ?? []).filter((e) => !opts.workloads || opts.workloads.includes(e.name));
   const neighbourNames = [...new Set(def.rows.flatMap((r) => Object.values(r.neighbours)))];
 
   // a missing or unusable baseline is bad input: said before anything runs
@@ -82,7 +84,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
     const release = await acquireLock();
     try {
       if (resumeDir) done = repairForResume(resumeDir, reg, io);
-      return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io, reg, compareBase);
+      return await execute(def, opts, profile, drivers, workloadNames, neighbourNames, done, resumeDir, io, reg, compareBase, experiments);
     } finally {
       await release();
     }
@@ -90,7 +92,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   // dry run: probe without installing or creating anything
   // VM platforms under TCG are estimated as such, as in a real run; a platform that cannot run only
   // because its host packages are missing is planned, as the real run installs them first
-  const workloadsAndNeighbours = [...workloadNames.map((n) => reg.workloads[n]!), ...neighbourNames.map((n) => reg.neighbours[n]!)];
+  const workloadsAndNeighbours = [...workloadNames.map((n) => reg.workloads[n]!), ...neighbourNames.map((n) => reg.neighbours[n]!), ...experiments];
   const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name, async (d) => (isDebianLike() ? missingPackages(d.hostPackages) : []));
   const wanted = hostPackagesFor(available, workloadsAndNeighbours);
   const missing = isDebianLike() ? await missingPackages(wanted) : [];
@@ -114,6 +116,7 @@ async function execute(
   io: Io,
   reg: Registry,
   compareBase?: string,
+  experiments: Experiment[] = [],
 ): Promise<number> {
   const abort = new AbortController();
   installSignalHandlers(() => abort.abort(), io.err);
@@ -127,7 +130,7 @@ async function execute(
   }
   const workloads = workloadNames.map((n) => reg.workloads[n]!);
   const neighbours = neighbourNames.map((n) => reg.neighbours[n]!);
-  await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours]), log);
+  await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours, ...experiments]), log);
   const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
   const plan = makePlan(def, opts, drivers.map((d) => d.name), reg, io);
   if (resumeDir) samePlan(readManifest(resumeDir), plan, resumeDir);

@@ -96,7 +96,7 @@ export function startServer(guest: Guest, script: string): Server {
  * Wait until `ready()` says yes; fail early if the server process ended, and at the deadline with
  * the name of what never became ready.
  */
-export async function waitUntilReady(what: string, server: Server | undefined, ready: () => Promise<boolean>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitUntilReady(what: string, server: Server | undefined, ready: () => Promise<boolean>, timeoutMs: number, signal?: AbortSignal, pollMs = 250): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (signal?.aborted) throw new Error(`aborted while waiting for ${what}`);
@@ -104,7 +104,7 @@ export async function waitUntilReady(what: string, server: Server | undefined, r
     const ended = server?.exited();
     if (ended !== undefined) throw new Error(`${what} ${ended}`);
     if (Date.now() >= until) throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

@@ -133,8 +133,11 @@ interface RedisState {
 }
 const servers = new WeakMap<Guest, RedisState>();
 
-/** Start redis-server in the guest on its address and a port of its own; retries another port if taken. */
-export async function startRedis(guest: Guest, ctx: Pick<RunContext, 'signal' | 'log'>, service = 'redis'): Promise<{ host: string; port: number; server: Server }> {
+/**
+ * Start redis-server in the guest on its address and a port of its own; retries another port if
+ * taken. `pollMs`: how often readiness is tried (launch-time measurements poll every few ms).
+ */
+export async function startRedis(guest: Guest, ctx: Pick<RunContext, 'signal' | 'log'>, service = 'redis', pollMs?: number): Promise<{ host: string; port: number; server: Server }> {
   await ensureCommands(guest, [{ command: 'redis-server', pkg: 'redis-server' }], { signal: ctx.signal, log: ctx.log });
   const host = addressOf(guest);
   let last: unknown;
@@ -153,12 +156,12 @@ export async function startRedis(guest: Guest, ctx: Pick<RunContext, 'signal' | 
     try {
       await waitUntilReady(`redis-server in guest ${guest.name} at ${host}:${port}`, server, async () => {
         try {
-          await waitForRedis(host, port, 500, ctx.signal);
+          await waitForRedis(host, port, 500, ctx.signal, pollMs);
           return true;
         } catch {
           return false;
         }
-      }, READY_TIMEOUT_MS, ctx.signal);
+      }, READY_TIMEOUT_MS, ctx.signal, pollMs);
       return { host, port, server };
     } catch (err) {
       last = err;

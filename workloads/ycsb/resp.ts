@@ -295,7 +295,7 @@ export class RespConnection {
 }
 
 /** PING until it answers PONG or the deadline passes; the last failure explains why not. */
-export async function waitForRedis(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitForRedis(host: string, port: number, timeoutMs: number, signal?: AbortSignal, pollMs = 200): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = 'no attempt';
   while (Date.now() < until) {
@@ -312,7 +312,7 @@ export async function waitForRedis(host: string, port: number, timeoutMs: number
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   throw new Error(`redis-server at ${host}:${port} did not become ready within ${Math.round(timeoutMs / 1000)} s (${last})`);
 }

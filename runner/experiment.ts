@@ -1,0 +1,121 @@
+// One run of an experiment cell: the experiment's procedure gets the run's context and provisions
+// its own guests through a GuestPool (each on the cell's platform, of the run's size), measures and
+// returns values; the runner bounds it by the run timeout (past it: DNF), destroys every guest it
+// provisioned (also on failure and abort), and writes its samples (one per value; a value it did
+// not return is an error naming it) and artifacts as for a workload's run.
+import { cpus } from 'node:os';
+import { makeRunDir, runArtifactsDir } from '../core/artifacts.ts';
+import { errorMessage } from '../core/errors.ts';
+import { cpuLayout, sampleCellFields, type PlannedRun } from '../core/matrix.ts';
+import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
+import type { Calibration, ExperimentContext, ExperimentMetric, Profile, RawOutput, Sample, SampleStatus } from '../core/types.ts';
+import { GuestPool } from './guest-pool.ts';
+import { Timeout, deadline, nextGuestId, specFor, writeRunArtifacts, type RunEnv } from './measure.ts';
+
+/** How long the runner waits for a procedure to notice its abort after the run timeout, before cleaning up under it. */
+const SETTLE_MS = 30_000;
+
+/** One run of an experiment cell; never throws for what the run does (that is its samples' status). */
+export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: Profile, outer: AbortSignal, log: (line: string) => void): Promise<Sample[]> {
+  const { suite, plan, prep, rec } = env;
+  const cell = run.cell;
+  const driver = env.registry.drivers[cell.platform]!;
+  const experiment = env.registry.experiments?.[cell.workload];
+  if (!experiment || cell.param === undefined) throw new Error(`cell ${cell.id} names no experiment of this suite`);
+  const ac = new AbortController();
+  const onOuter = () => ac.abort();
+  outer.addEventListener('abort', onOuter, { once: true });
+  const id = nextGuestId();
+  const pool = new GuestPool(log);
+  const commands: RecordedCommand[] = [];
+  const clock = { t0: performance.now() };
+  const hostCpus = cpus().length;
+  // tenant i's CPUs are the i-th block of the cell's layout (wrapping on a small host, as for tenants)
+  const cpusOf = (tenant: number) => cpuLayout(cell.cpuPolicy, plan.vcpus, hostCpus, tenant + 1)[tenant]!;
+  let seq = 0;
+  const ctx: ExperimentContext = {
+    ...prep,
+    signal: ac.signal,
+    timeoutS: profile.timeoutS,
+    tiers: {},
+    platform: cell.platform,
+    param: cell.param,
+    provision: (tenant = 0) => pool.provision(async () => recordingGuest(await driver.provision(specFor(`${id}-g${seq++}`, plan, profile, cpusOf(tenant), cell, []), ctx), commands, clock)),
+    destroy: (g) => pool.destroy(g),
+  };
+  let status: SampleStatus = 'ok';
+  let message: string | undefined;
+  let values: ExperimentMetric[] = [];
+  let raw: RawOutput[] = [];
+  const artifacts = runArtifactsDir(cell.id, run.rep, run.warmup);
+  const artifactDir = makeRunDir(rec.dir, artifacts);
+  let calibration: Calibration | undefined;
+  try {
+    calibration = await rec.calibrate(cpusOf(0), ac.signal);
+  } catch (err) {
+    log(`calibration failed (${errorMessage(err)}); this run has none`);
+  }
+  const start = new Date();
+  clock.t0 = performance.now();
+  const work = experiment.run(ctx);
+  try {
+    const result = await deadline(work, profile.timeoutS * 1000, () => ac.abort());
+    values = result.metrics;
+    raw = result.raw ?? [];
+  } catch (err) {
+    if (err instanceof Timeout) {
+      status = 'dnf';
+      message = `did not finish within ${profile.timeoutS} s`;
+      await deadline(work.catch(() => undefined), SETTLE_MS, () => undefined).catch(() => undefined);
+    } else {
+      const timedOut = (err as { result?: { timedOut?: boolean } }).result?.timedOut === true;
+      status = timedOut && !outer.aborted ? 'dnf' : 'error';
+      message = errorMessage(err);
+    }
+  } finally {
+    // the procedure's guests are gone before the next run, whatever it did; in-flight ones with them
+    ac.abort();
+    await pool.close();
+    outer.removeEventListener('abort', onOuter);
+  }
+  const end = new Date();
+  const first = pool.all[0];
+  const accel = first?.accel ?? 'native';
+  try {
+    writeRunArtifacts(artifactDir, { cell, run, driver: driver.name, target: first, commands, raw, calibration, status, message, start, end });
+  } catch (err) {
+    log(`could not write the artifacts of ${cell.id} rep ${run.rep}: ${errorMessage(err)}`);
+  }
+  for (const v of values) if (!experiment.metrics.some((m) => m.metric === v.metric)) log(`experiment ${experiment.name} returned ${v.metric}, which it does not declare; not recorded`);
+  const common = {
+    suite,
+    ...sampleCellFields(cell),
+    rep: run.rep,
+    warmup: run.warmup,
+    accel,
+    vcpus: plan.vcpus,
+    memoryBytes: plan.memoryBytes,
+    start: start.toISOString(),
+    end: end.toISOString(),
+    ...(calibration ? { calibration } : {}),
+    ...(accel !== 'native' ? { guestMitigations: rec.guestMitigations } : {}),
+    artifacts,
+  };
+  return experiment.metrics.flatMap((m): Sample[] => {
+    const base = { ...common, metric: m.metric, unit: m.unit, better: m.better };
+    if (status !== 'ok') return [{ ...base, value: null, status, ...(message ? { message } : {}) }];
+    const got = values.filter((v) => v.metric === m.metric);
+    if (got.length === 0) return [{ ...base, value: null, status: 'error', message: `experiment returned no value for ${m.metric}` }];
+    return got.map((v) => {
+      const bad = v.status === undefined && (v.value === null || !Number.isFinite(v.value));
+      return {
+        ...base,
+        ...(v.tenant !== undefined ? { tenant: v.tenant } : {}),
+        value: v.status === undefined && !bad ? v.value : null,
+        status: bad ? 'error' : (v.status ?? 'ok'),
+        ...(bad ? { message: `experiment returned no finite value for ${m.metric}` } : v.message ? { message: v.message } : {}),
+        ...(v.note ? { note: v.note } : {}),
+      };
+    });
+  });
+}
