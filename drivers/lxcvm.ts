@@ -261,6 +261,12 @@ class NestedGuest implements Guest {
     return { memoryBytes: mem, cpuSeconds: usec === undefined ? undefined : usec / 1e6, pids };
   }
 
+  /** The container's directory on the VM's disk (its overlay upper layer, config and log; the rootfs below is the host's, shared over 9p). */
+  async diskBytes(): Promise<number> {
+    const r = await this.t.vm.sh(`du -s -B1 -x ${this.dir}`, { timeoutMs: 30_000 });
+    return Number(r.stdout.split('\t')[0]);
+  }
+
   /**
    * OOM kills in the container's group inside the VM (its memory.events), plus the VM's QEMU
    * killed on the host (which takes every container with it).
