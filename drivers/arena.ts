@@ -25,6 +25,12 @@ export function arenaName(pid = process.pid): string {
   return `${ARENA_PREFIX}${pid}`;
 }
 
+/** The harness process an arena group belongs to, from its name (`arena-<pid>` or `arena-<pid>-<run>`); undefined if none. */
+export function arenaOwner(name: string): number | undefined {
+  const m = /^arena-(\d+)(?:-|$)/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The arena's limits (pure): memory M, and M plus the swap it may use where swap is accounted. */
 export function arenaSettings(version: 1 | 2, budgetBytes: number, swapBytes: number): CgroupSetting[] {
   if (version === 1) {
@@ -203,8 +209,9 @@ export async function sweepArenas(): Promise<string[]> {
     const parent = join(m, HARNESS_GROUP);
     if (!existsSync(parent)) continue;
     for (const e of readdirSync(parent, { withFileTypes: true })) {
-      const pid = Number.parseInt(e.name.slice(ARENA_PREFIX.length), 10);
-      if (!e.isDirectory() || !e.name.startsWith(ARENA_PREFIX) || pid === process.pid || pidAlive(pid)) continue;
+      // a live harness's arena is its own business (the host lock keeps two harnesses apart, but a sweep must not rely on it)
+      const pid = arenaOwner(e.name);
+      if (!e.isDirectory() || !e.name.startsWith(ARENA_PREFIX) || pid === process.pid || (pid !== undefined && pidAlive(pid))) continue;
       await killCgroup(layout, join(HARNESS_GROUP, e.name));
       await removeTree([join(parent, e.name)]);
       found.push(`arena cgroup ${join(parent, e.name)}`);

@@ -12,7 +12,7 @@ import type { PlannedRun } from '../core/matrix.ts';
 import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
 import { tenantShapes, type TenantShape } from '../core/tenancy.ts';
 import type { Calibration, Guest, GuestSpec, Metric, Profile, RawOutput, RunContext, Sample, SampleStatus } from '../core/types.ts';
-import { openArena, type OpenArena } from '../drivers/arena.ts';
+import { arenaName, openArena, type OpenArena } from '../drivers/arena.ts';
 import { RunMonitor } from '../monitors/sampler.ts';
 import { Timeout, deadline, nextGuestId, samplesOf, writeRunArtifacts, type RunEnv } from './measure.ts';
 
@@ -61,7 +61,7 @@ export async function measureTenants(run: PlannedRun, env: RunEnv, profile: Prof
   try {
     const demand = shapes.reduce((s, t) => s + t.memoryBytes, 0);
     // the arena's sizes and the OOM protection are said once per suite run, not before every run
-    const opened = await openArena({ budgetBytes: plan.tenancy.memoryBudget, demandBytes: demand, log: arenaSaid ? () => undefined : log, name: `arena-${id}` });
+    const opened = await openArena({ budgetBytes: plan.tenancy.memoryBudget, demandBytes: demand, log: arenaSaid ? () => undefined : log, name: `${arenaName()}-${id}` });
     arenaSaid = true;
     arena = opened;
     const specs: GuestSpec[] = shapes.map((t) => ({

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupAll } from '../../core/cleanup.ts';
 import type { Guest, GuestSpec } from '../../core/types.ts';
-import { arenaSwapBytes, openArena } from '../../drivers/arena.ts';
+import { arenaName, arenaSwapBytes, openArena } from '../../drivers/arena.ts';
 import { HARNESS_GROUP, cgroupLayout, dirFor } from '../../drivers/cgroups.ts';
 import { DRIVERS } from '../../drivers/index.ts';
 import { activeSwapFiles } from '../../drivers/swap.ts';
@@ -51,7 +51,7 @@ for (const platform of ['baremetal', 'lxc']) {
     const lines: string[] = [];
     // swap for 288 MiB of tenants only (32 MiB beyond M plus a quarter of 288 for guest overheads:
     // 104 MiB), so the 400 MiB the two tenants touch must OOM-kill one
-    const open = await openArena({ budgetBytes: BUDGET, demandBytes: BUDGET + 32 * MiB, log: (l) => lines.push(l), name: `arena-${process.pid}${platform[0]}` });
+    const open = await openArena({ budgetBytes: BUDGET, demandBytes: BUDGET + 32 * MiB, log: (l) => lines.push(l), name: `${arenaName()}-${platform}` });
     const { arena, swap } = open;
     t.log(lines.join('\n'));
     const swapFile = swap.file;

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arenaName, arenaSettings } from '../../drivers/arena.ts';
+import { arenaName, arenaOwner, arenaSettings } from '../../drivers/arena.ts';
 import { guestGroupRel, oomKillsOf, parseOomKill, quotaMicros, settingsFor } from '../../drivers/cgroups.ts';
 import { dockerRunArgs } from '../../drivers/docker.ts';
 import { DRIVERS } from '../../drivers/index.ts';
@@ -164,4 +164,12 @@ test.serial('oom guard: the harness is exempt where it may be, its guest launche
   }
   t.is(read(), before);
   t.deepEqual(unprotected('cat', ['x']), { file: 'cat', args: ['x'] }, 'no wrapper once no arena exists');
+});
+
+test('an arena group names the harness process that owns it, also the per-run arena of a multi-tenant run', (t) => {
+  t.is(arenaOwner(arenaName(4242)), 4242);
+  t.is(arenaOwner(`${arenaName(4242)}-vb7-4242`), 4242);
+  t.is(arenaOwner(`${arenaName(31)}k`), undefined, 'a pid must end at the name or at a dash');
+  t.is(arenaOwner('arena-vb7-4242'), undefined, 'the old per-run name carried no whole pid');
+  t.is(arenaOwner('lxc.payload.x'), undefined);
 });
