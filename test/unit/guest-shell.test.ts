@@ -84,3 +84,16 @@ test('spawn starts the quoted command line in the background', async (t) => {
   t.is((await p.done).exitCode, 7);
   t.deepEqual(spawned, [`exit '7'`]);
 });
+
+test("withContext (drivers' env and cwd prefix) hands dash hostile values unchanged", async (t) => {
+  const { withContext } = await import('../../drivers/guest-process.ts');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync("/tmp/vb it's ");
+  try {
+    const env = { A: "it's $(id) `id`\nnext", B: '' };
+    const r = spawnSync('dash', ['-c', withContext(`printf '<%s>' "$A" "$B" "$PWD"`, { env, cwd: dir })], { encoding: 'utf8' });
+    t.is(r.stdout, `<${env.A}><><${dir}>`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
