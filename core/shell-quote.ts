@@ -11,6 +11,8 @@
 // Every value is quoted, plain words and numbers too: a bare word can change meaning where it
 // lands (`echo ${n}>f` with n = 2 is a redirection of stderr; `${x} cmd` with x = "A=b" is an
 // assignment; "if" or "time" in command position is a keyword), a quoted one cannot.
+// A value is a whole word (or glued to literal text): never put one inside "...", '...' or $((...)),
+// where the quotes would become part of the text.
 
 /** What may be interpolated: strings, finite numbers, and arrays of them (one word each). */
 export type ShellValue = string | number | readonly (string | number)[];
