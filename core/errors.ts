@@ -1,3 +1,5 @@
+import type { ExecResult } from './types.ts';
+
 /** A mistake in what the user asked for: printed as one line, exit code 2, nothing started. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -21,4 +23,18 @@ export function fileSystemError(err: unknown): string | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (!(err instanceof Error) || typeof code !== 'string' || !FILE_SYSTEM_CODES.has(code)) return undefined;
   return err.message.split('\n')[0];
+}
+
+/** A command in a guest exited non-zero or timed out: names the guest, the command and the tail of its output. */
+export class GuestCommandError extends Error {
+  override name = 'GuestCommandError';
+  constructor(
+    readonly guest: string,
+    readonly result: ExecResult,
+    script: string,
+  ) {
+    const tail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ');
+    const what = result.timedOut ? 'timed out' : `exited ${result.exitCode}`;
+    super(`in guest ${guest}: \`${script.length > 80 ? script.slice(0, 77) + '...' : script}\` ${what}${tail ? `: ${tail}` : ''}`);
+  }
 }

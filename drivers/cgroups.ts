@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { GuestCgroupPaths, GuestSpec, GuestUsage } from '../core/types.ts';
 
 export type CgroupVersion = 1 | 2;
@@ -503,8 +504,6 @@ export async function sweepHarnessGroups(layout = cgroupLayout()): Promise<strin
   return found;
 }
 
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /**
  * The shell form of killCgroup, for a watchdog that runs after the harness died: freeze the
  * group, SIGKILL every process in its tree, thaw, until it is empty (a frozen fork bomb cannot
@@ -516,11 +515,11 @@ export function killCgroupScript(layout: CgroupLayout, rel: string): string {
   const [frozen, thawed] = layout.version === 1 ? ['FROZEN', 'THAWED'] : ['1', '0'];
   return [
     `i=0; while [ $i -lt 100 ]; do i=$((i + 1))`,
-    `  p=$(find ${dirs.map(shq).join(' ')} -name cgroup.procs -exec cat {} + 2>/dev/null)`,
+    shellLine`  p=$(find ${dirs} -name cgroup.procs -exec cat {} + 2>/dev/null)`,
     `  [ -z "$p" ] && break`,
-    `  [ -f ${shq(freeze)} ] && echo ${frozen} > ${shq(freeze)}`,
+    shellLine`  [ -f ${freeze} ] && echo ${frozen} > ${freeze}`,
     `  kill -9 $p 2>/dev/null`,
-    `  [ -f ${shq(freeze)} ] && echo ${thawed} > ${shq(freeze)}`,
+    shellLine`  [ -f ${freeze} ] && echo ${thawed} > ${freeze}`,
     `  sleep 0.1`,
     `done`,
   ].join('\n');

@@ -2,6 +2,8 @@
 // lxc-attach, ssh...) whose descendants live in the guest. Timeouts and aborts therefore kill the
 // guest's processes through the driver (cgroup freezer), not just the host-side process.
 import { execa, type ResultPromise } from 'execa';
+import { GuestCommandError } from '../core/errors.ts';
+import { quoteSh, shellLine } from '../core/shell-quote.ts';
 import type { ExecOptions, ExecResult, GuestProcess } from '../core/types.ts';
 import { unprotected } from './oom-guard.ts';
 
@@ -24,18 +26,8 @@ export interface Launch {
   extendEnv?: boolean;
 }
 
-export class GuestCommandError extends Error {
-  override name = 'GuestCommandError';
-  constructor(
-    readonly guest: string,
-    readonly result: ExecResult,
-    script: string,
-  ) {
-    const tail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ');
-    const what = result.timedOut ? 'timed out' : `exited ${result.exitCode}`;
-    super(`in guest ${guest}: \`${script.length > 80 ? script.slice(0, 77) + '...' : script}\` ${what}${tail ? `: ${tail}` : ''}`);
-  }
-}
+// the error lives in core so that core/guest-shell.ts throws the same one
+export { GuestCommandError } from '../core/errors.ts';
 
 function toResult(r: { exitCode?: number; stdout?: unknown; stderr?: unknown; durationMs: number }, timedOut: boolean): ExecResult {
   return {
@@ -113,13 +105,12 @@ export function spawnInGuest(launch: Launch, opts: ExecOptions): GuestProcess {
 
 /** Prefix a script with cd and exported variables, for transports that cannot set them. */
 export function withContext(script: string, opts: Pick<ExecOptions, 'cwd' | 'env'>): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const lines: string[] = [];
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`bad environment variable name ${k}`);
-    lines.push(`export ${k}=${q(v)}`);
+    lines.push(`export ${k}=${quoteSh(v)}`);
   }
-  if (opts.cwd) lines.push(`cd ${q(opts.cwd)} || exit 111`);
+  if (opts.cwd) lines.push(shellLine`cd ${opts.cwd} || exit 111`);
   lines.push(script);
   return lines.join('\n');
 }

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
@@ -152,7 +153,6 @@ const macFor = (name: string) => {
 };
 
 let tapSeq = 0;
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * What differs between the VM platforms that share KvmGuest: the machine QEMU emulates and where
@@ -271,7 +271,10 @@ export class KvmGuest implements Guest {
       const gw = this.addr.replace(/\.\d+$/, '.1');
       setup.push('ip link set eth0 up', `ip addr add ${this.addr}/24 dev eth0`, `ip route add default via ${gw}`);
     }
-    this.spec.shares.forEach((s, i) => setup.push(`mkdir -p ${q(s.guest)} && mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144${s.readonly ? ',ro' : ''} vbshare${i} ${q(s.guest)}`));
+    this.spec.shares.forEach((s, i) => {
+      const mountOpts = `trans=virtio,version=9p2000.L,msize=262144${s.readonly ? ',ro' : ''}`;
+      setup.push(shellLine`mkdir -p ${s.guest} && mount -t 9p -o ${mountOpts} vbshare${i} ${s.guest}`);
+    });
     await this.sh(setup.join(' && '), { timeoutMs: 30_000 });
   }
 
@@ -297,7 +300,7 @@ export class KvmGuest implements Guest {
       shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly })),
     });
     // join the guest's cgroups first, then become QEMU: every QEMU thread starts inside the limits
-    const join_ = this.cgroup.procsFiles().map((f) => `echo $$ > ${q(f)}`).join(' && ');
+    const join_ = this.cgroup.procsFiles().map((f) => shellLine`echo $$ > ${f}`).join(' && ');
     const t0 = Date.now();
     this.qemuExit = undefined;
     // QEMU stays killable by the OOM killer of its group (or arena) while the harness protects itself
@@ -379,19 +382,19 @@ export class KvmGuest implements Guest {
     if (isDir) {
       const tar = execa('tar', ['-C', hostPath, '-cf', '-', '.'], { encoding: 'buffer' });
       const body = Buffer.from((await tar).stdout as unknown as Uint8Array);
-      const t = await this.run(`mkdir -p ${q(guestPath)} && tar -C ${q(guestPath)} -xf -`, {}, body).done;
+      const t = await this.run(shellLine`mkdir -p ${guestPath} && tar -C ${guestPath} -xf -`, {}, body).done;
       if (t.exitCode !== 0) throw new GuestCommandError(this.name, t, `push ${guestPath}`);
       return;
     }
-    const r = await this.run(`mkdir -p ${q(dirname(guestPath))} && cat > ${q(guestPath)}`, {}, createReadStream(hostPath)).done;
+    const r = await this.run(shellLine`mkdir -p ${dirname(guestPath)} && cat > ${guestPath}`, {}, createReadStream(hostPath)).done;
     if (r.exitCode !== 0) throw new GuestCommandError(this.name, r, `push ${guestPath}`);
   }
 
   async pullFile(guestPath: string, hostPath: string): Promise<void> {
     const agent = this.agent;
     if (!agent) throw new Error(`guest ${this.name} is not running`);
-    const isDir = (await this.sh(`[ -d ${q(guestPath)} ]`, { check: false })).exitCode === 0;
-    const r = await agent.exec(isDir ? `tar -C ${q(guestPath)} -cf - .` : `cat ${q(guestPath)}`).done;
+    const isDir = (await this.sh(shellLine`[ -d ${guestPath} ]`, { check: false })).exitCode === 0;
+    const r = await agent.exec(isDir ? shellLine`tar -C ${guestPath} -cf - .` : shellLine`cat ${guestPath}`).done;
     if (r.exitCode !== 0) throw new Error(`pull ${guestPath} from ${this.name}: ${r.stderr.toString().trim()}`);
     await mkdir(isDir ? hostPath : dirname(hostPath), { recursive: true });
     if (isDir) await execa('tar', ['-C', hostPath, '-xf', '-'], { input: r.stdout });

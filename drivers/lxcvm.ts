@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, memoryCeiling } from '../core/host.ts';
+import { quoteSh, shellLine } from '../core/shell-quote.ts';
 import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge } from './bridge.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
@@ -26,7 +27,6 @@ const VM_BRIDGE = 'vbbr';
 /** Guests a run may place in the VM: target, neighbour and up to two extra tiers (RUBiS). */
 const TENANTS = 4;
 const PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The VM's size: every host CPU (tenants are pinned inside it to the CPUs the runner gave them) and TENANTS guests' memory. */
 export function vmSpecFor(first: GuestSpec, hostCpus: number, hostMemory: number, name: string): GuestSpec {
@@ -216,7 +216,7 @@ class NestedGuest implements Guest {
   /** The VM-side command that runs `script` in the container (env and cwd applied inside). */
   private attach(script: string, opts: Pick<ExecOptions, 'env' | 'cwd'>): string {
     const inner = withContext(script, opts);
-    return `exec lxc-attach -P ${CT_PATH} -n ${this.name} --clear-env -v PATH=${PATH_ENV} -v HOME=/root -v LANG=C.UTF-8 -- bash -c ${q(inner)}`;
+    return shellLine`exec lxc-attach -P ${CT_PATH} -n ${this.name} --clear-env -v PATH=${PATH_ENV} -v HOME=/root -v LANG=C.UTF-8 -- bash -c ${inner}`;
   }
 
   async sh(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -256,7 +256,7 @@ class NestedGuest implements Guest {
   }
 
   async usage(): Promise<GuestUsage> {
-    const r = await this.t.vm.sh(`cd ${q(this.cgroup)} && cat memory.current && sed -n 's/^usage_usec //p' cpu.stat && cat pids.current`, { timeoutMs: 10_000, check: false });
+    const r = await this.t.vm.sh(shellLine`cd ${this.cgroup} && cat memory.current && sed -n 's/^usage_usec //p' cpu.stat && cat pids.current`, { timeoutMs: 10_000, check: false });
     const [mem, usec, pids] = r.stdout.trim().split('\n').map(Number);
     return { memoryBytes: mem, cpuSeconds: usec === undefined ? undefined : usec / 1e6, pids };
   }
@@ -275,7 +275,7 @@ class NestedGuest implements Guest {
     const host = this.t.vm.hostOomKills();
     if (!this.cgroup) return host;
     try {
-      const r = await this.t.vm.sh(`sed -n 's/^oom_kill //p' ${q(`${this.cgroup}/memory.events`)}`, { timeoutMs: 10_000, check: false });
+      const r = await this.t.vm.sh(shellLine`sed -n 's/^oom_kill //p' ${this.cgroup}/memory.events`, { timeoutMs: 10_000, check: false });
       const n = Number(r.stdout.trim());
       return host + (r.exitCode === 0 && r.stdout.trim() !== '' && Number.isFinite(n) ? n : 0);
     } catch {
@@ -286,7 +286,7 @@ class NestedGuest implements Guest {
   /** Kill everything in the container but its init (tini and its sleep), frozen so that a fork bomb cannot outrun it. */
   async killAll(): Promise<void> {
     if (!this.initPid || !this.cgroup) return;
-    const script = `cg=${q(this.cgroup)}
+    const script = `cg=${quoteSh(this.cgroup)}
 keep=" ${this.initPid} $(pgrep -P ${this.initPid} | tr '\\n' ' ')"
 for i in $(seq 100); do
   v=$(cat $(find "$cg" -name cgroup.procs) | while read -r p; do case "$keep" in *" $p "*) ;; *) echo "$p" ;; esac; done)

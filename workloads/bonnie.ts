@@ -3,22 +3,23 @@
 // and deletion. Bounded from outside: its file size (disk), the guest's memory and pids limits,
 // a deadline in the loop itself (each pass under `timeout`), stop() / the runner's deadline kill
 // through the cgroup, and a watchdog that outlives the harness (workloads/adversary-bounds.ts).
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Neighbour, ProfileName, RunContext, RunningNeighbour } from '../core/types.ts';
 import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
-import { q } from './service-util.ts';
 
 /** RAM bonnie++ is told about (-r), MiB; it writes twice that per pass. */
 export const BONNIE_RAM_MIB: Record<ProfileName, number> = { smoke: 256, quick: 1024, paper: 4096 };
 
 export function bonnieScript(o: { dir: string; ramMiB: number; deadlineS: number }): string {
   return [
-    `mkdir -p ${q(o.dir)} && cd ${q(o.dir)} || exit 1`,
+    shellLine`mkdir -p ${o.dir} && cd ${o.dir} || exit 1`,
     `end=$((SECONDS + ${Math.ceil(o.deadlineS)})); n=0`,
     `while [ $SECONDS -lt $end ]; do`,
     // -s file MiB, -r RAM MiB, -n small files x1024, -x 1 pass, -q CSV on stdout, -u root is required as root
     // a pass never runs past the deadline either
     `  left=$((end - SECONDS)); [ $left -gt 0 ] || break`,
-    `  timeout -s KILL $left bonnie++ -d ${q(o.dir)} -s ${2 * o.ramMiB} -r ${o.ramMiB} -n 8 -x 1 -q -u root > last.csv 2> last.err || sleep 1`,
+    shellLine`  timeout -s KILL $left bonnie++ -d ${o.dir} -s ${2 * o.ramMiB} -r ${o.ramMiB} -n 8 -x 1 -q -u root > last.csv 2> last.err || sleep 1`,
     `  n=$((n + 1)); echo $n > passes`,
     `done`,
   ].join('\n');
@@ -39,10 +40,11 @@ const bonnie: Neighbour = {
     const watchdog = adversaryWatchdog(guest, ctx);
     const proc = guest.spawn(bonnieScript({ dir, ramMiB: BONNIE_RAM_MIB[ctx.profile.name], deadlineS: ownDeadlineS(ctx) }));
     const t0 = Date.now();
+    const $g = guestShell(guest, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 1000));
     return {
       async stop() {
-        const passes = Number((await guest.sh(`cat ${q(dir + '/passes')} 2>/dev/null || echo 0`, { check: false, timeoutMs: 10_000 })).stdout.trim()) || 0;
+        const passes = Number(await $g`cat ${dir}/passes 2>/dev/null || echo 0`.nothrow().text()) || 0;
         try {
           await guest.killAll();
         } finally {
@@ -50,7 +52,7 @@ const bonnie: Neighbour = {
         }
         proc.kill('SIGKILL');
         await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
-        await guest.sh(`rm -rf ${q(dir)}`, { check: false, timeoutMs: 60_000 });
+        await $g({ timeoutMs: 60_000 })`rm -rf ${dir}`.nothrow();
         return { detail: { completedPasses: passes, fileMiB: 2 * BONNIE_RAM_MIB[ctx.profile.name], seconds: Math.round((Date.now() - t0) / 100) / 10 } };
       },
     };

@@ -2,8 +2,9 @@
 // reading and one thread writing it at random offsets, 8 KB I/O, buffered). A `filebench` binary
 // in the guest is used as it is; filebench is not packaged in Debian, so otherwise an fio job with
 // the same shape runs instead, and the sample says which tool measured it.
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Metric, ProfileName, RunContext, RunResult, Workload } from '../core/types.ts';
-import { q } from './service-util.ts';
 
 export interface RandomRw {
   fileBytes: number;
@@ -123,19 +124,15 @@ const filebench: Workload = {
     const p = RANDOMRW[ctx.profile.name];
     const dir = `${guest.workdir}/filebench`;
     // lay the file out before timing (filebench's prealloc), with real data, flushed to disk
-    await guest.sh(
-      `mkdir -p ${q(dir)} && command -v filebench >/dev/null || { command -v fio >/dev/null || { echo 'neither filebench nor fio in the guest' >&2; exit 2; }; ` +
-        `fio --name=layout --filename=${q(dir + '/largefile1')} --size=${p.fileBytes} --bs=1M --rw=write --end_fsync=1 --output=/dev/null; }`,
-      { signal: ctx.signal, timeoutMs: ctx.timeoutS * 1000 },
-    );
+    await guestShell(guest, { signal: ctx.signal, timeoutMs: ctx.timeoutS * 1000 })`mkdir -p ${dir} && command -v filebench >/dev/null || { command -v fio >/dev/null || { echo 'neither filebench nor fio in the guest' >&2; exit 2; }; fio --name=layout --filename=${dir}/largefile1 --size=${p.fileBytes} --bs=1M --rw=write --end_fsync=1 --output=/dev/null; }`;
   },
   async run(guest: Guest, ctx: RunContext): Promise<RunResult> {
     const p = RANDOMRW[ctx.profile.name];
     const dir = `${guest.workdir}/filebench`;
     const hasFilebench = (await guest.sh('command -v filebench', { check: false, signal: ctx.signal })).exitCode === 0;
     const out = hasFilebench
-      ? (await guest.sh(`cat > ${q(dir + '/randomrw.f')} <<'VB_EOF'\n${filebenchWorkload(dir, p)}VB_EOF\nfilebench -f ${q(dir + '/randomrw.f')}`, { signal: ctx.signal })).stdout
-      : (await guest.sh(`cat > ${q(dir + '/randomrw.fio')} <<'VB_EOF'\n${fioJob(dir + '/largefile1', p)}VB_EOF\nfio --output-format=json ${q(dir + '/randomrw.fio')}`, { signal: ctx.signal })).stdout;
+      ? (await guest.sh(shellLine`cat > ${dir}/randomrw.f <<'VB_EOF'` + `\n${filebenchWorkload(dir, p)}VB_EOF\n` + shellLine`filebench -f ${dir}/randomrw.f`, { signal: ctx.signal })).stdout
+      : (await guest.sh(shellLine`cat > ${dir}/randomrw.fio <<'VB_EOF'` + `\n${fioJob(dir + '/largefile1', p)}VB_EOF\n` + shellLine`fio --output-format=json ${dir}/randomrw.fio`, { signal: ctx.signal })).stdout;
     const res = hasFilebench ? parseFilebench(out) : parseFioJson(out);
     const note = hasFilebench ? 'filebench randomrw' : 'fio job equivalent to filebench randomrw';
     return {

@@ -4,6 +4,7 @@
 // freezes the guest's cgroup and kills every process in it, and by a watchdog outside the harness
 // that does the same if the harness died (workloads/adversary-bounds.ts).
 import type { Guest, Neighbour, RunContext, RunningNeighbour } from '../core/types.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
 
 /** `b` starts two copies of itself piped together in the background, forever; fork errors are silenced. */
@@ -15,12 +16,11 @@ export const BOMB = 'exec 2>/dev/null; b() { b | b & }; b; wait';
  * that at the deadline one builtin `kill` of the group, repeated until none is left, ends it.
  */
 export function forkBombScript(deadlineS: number): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
     'exec 2>/dev/null',
     `sleep ${Math.ceil(deadlineS)} & clock=$!`,
     'set -m',
-    `bash -c ${q(BOMB)} & bomb=$!`,
+    shellLine`bash -c ${BOMB} & bomb=$!`,
     'set +m',
     'wait $clock',
     'i=0; while [ $i -lt 100000 ] && kill -KILL -- -$bomb; do i=$((i + 1)); done',

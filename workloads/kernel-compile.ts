@@ -11,8 +11,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UnavailableError } from '../core/errors.ts';
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, PrepareContext, RunResult, ProfileName, RunContext, Share, Workload } from '../core/types.ts';
-import { q } from './service-util.ts';
 
 export interface BuildPlan {
   config: string;
@@ -41,15 +42,14 @@ export const MAKE_LOG_TAIL = 32 * 1024;
 
 /** The guest-side script of one measured build: fresh copy of the template, then the timed make. */
 export function buildScript(o: { srcDir: string; templateDir: string; buildDir: string; jobs: number; targets: string[] }): string {
-  const targets = o.targets.map(q).join(' ');
   return [
-    `rm -rf ${q(o.buildDir)} && cp -a ${q(o.templateDir)} ${q(o.buildDir)} || exit 1`,
+    shellLine`rm -rf ${o.buildDir} && cp -a ${o.templateDir} ${o.buildDir} || exit 1`,
     `TIMEFORMAT='vb-time %R %U %S'`,
-    `time make -s -C ${q(o.srcDir)} O=${q(o.buildDir)} -j${o.jobs} ${targets} > ${q(o.buildDir + '.log')} 2>&1`,
+    shellLine`time make -s -C ${o.srcDir} O=${o.buildDir} -j${o.jobs} ${o.targets} > ${o.buildDir + '.log'} 2>&1`,
     // make's last lines only say which target failed; the cause is the first error line
-    `rc=$?; if [ $rc -ne 0 ]; then { grep -m2 -E 'error|not found|No such file' ${q(o.buildDir + '.log')}; tail -2 ${q(o.buildDir + '.log')}; } >&2; exit $rc; fi`,
+    shellLine`rc=$?; if [ $rc -ne 0 ]; then { grep -m2 -E 'error|not found|No such file' ${o.buildDir + '.log'}; tail -2 ${o.buildDir + '.log'}; } >&2; exit $rc; fi`,
     // the log's tail for the run's artifacts (make -s prints warnings only: usually short)
-    `tail -c ${MAKE_LOG_TAIL} ${q(o.buildDir + '.log')}`,
+    shellLine`tail -c ${MAKE_LOG_TAIL} ${o.buildDir + '.log'}`,
   ].join('\n');
 }
 
@@ -131,11 +131,8 @@ const kernelCompile: Workload = {
   },
   async setup(guest: Guest, ctx: RunContext) {
     if (!tree) throw new Error('kernel-compile used before prepareHost()');
-    const r = await guest.sh(`for c in make gcc bc flex bison xz; do command -v $c >/dev/null || echo $c; done; test -f ${q(tree.srcDir + '/Makefile')} || echo source`, {
-      timeoutMs: 30_000,
-      signal: ctx.signal,
-    });
-    const missing = r.stdout.trim().split('\n').filter(Boolean);
+    const $g = guestShell(guest, { timeoutMs: 30_000, signal: ctx.signal });
+    const missing = (await $g`for c in make gcc bc flex bison xz; do command -v $c >/dev/null || echo $c; done; test -f ${tree.srcDir}/Makefile || echo source`.text()).split('\n').filter(Boolean);
     if (missing.length) throw new Error(`guest ${guest.name} lacks ${missing.join(', ')} for the kernel compile`);
   },
   async run(guest: Guest, ctx: RunContext): Promise<RunResult> {

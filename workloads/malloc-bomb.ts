@@ -6,9 +6,11 @@
 // (workloads/adversary-bounds.ts), and pids.max; in time also by its own loop's deadline. As a second line of defence
 // each bomb also stops growing at twice the guest's size plus 256 MiB, so a guest whose limit was
 // not applied still cannot take the host.
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Neighbour, RunContext, RunningNeighbour } from '../core/types.ts';
 import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
-import { ensureCommands, q } from './service-util.ts';
+import { ensureCommands } from './service-util.ts';
 
 const MiB = 1024 * 1024;
 export const CHUNK_BYTES = 16 * MiB;
@@ -24,19 +26,18 @@ export function bombScript(o: { dir: string; capBytes: number; chunkBytes: numbe
   // perl (perl-base is in every Debian): "x" x N writes N bytes, so every page is touched
   const perl = `my @a; for (1..${chunks}) { push @a, "x" x ${o.chunkBytes}; } exit 0;`;
   return [
-    `mkdir -p ${q(o.dir)} && cd ${q(o.dir)} || exit 1`,
+    shellLine`mkdir -p ${o.dir} && cd ${o.dir} || exit 1`,
     `end=$((SECONDS + ${Math.ceil(o.deadlineS)})); lives=0`,
     `while [ $SECONDS -lt $end ]; do`,
     `  lives=$((lives + 1)); echo $lives > lives`,
-    `  perl -e ${q(perl)}`,
+    shellLine`  perl -e ${perl}`,
     `  echo $? > last-exit`,
     `done`,
   ].join('\n');
 }
 
 async function readNumber(guest: Guest, file: string): Promise<number> {
-  const r = await guest.sh(`cat ${q(file)} 2>/dev/null || echo 0`, { timeoutMs: 10_000, check: false });
-  const n = Number(r.stdout.trim());
+  const n = Number(await guestShell(guest, { timeoutMs: 10_000 })`cat ${file} 2>/dev/null || echo 0`.nothrow().text());
   return Number.isFinite(n) ? n : 0;
 }
 

@@ -18,8 +18,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Metric, ProfileName, RunContext, RunResult, Workload } from '../core/types.ts';
-import { addressOf, ensureCommands, parseKv, portFor, q, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
+import { addressOf, ensureCommands, parseKv, portFor, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
 
 const ASSETS = fileURLToPath(new URL('./rubis/', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -390,7 +392,8 @@ async function startDatabase(db: Guest, p: RubisParams, seed: number, ctx: RunCo
   await ensureCommands(db, [{ command: 'mariadbd', pkg: 'mariadb-server' }, { command: 'mariadb', pkg: 'mariadb-client' }], { signal: ctx.signal, log: ctx.log });
   const dir = `${db.workdir}/rubis-db`;
   const host = addressOf(db);
-  await db.sh(`rm -rf ${q(dir)} && mkdir -p ${q(dir)}`, { signal: ctx.signal, timeoutMs: 60_000 });
+  const $db = guestShell(db, { signal: ctx.signal, timeoutMs: 60_000 });
+  await $db`rm -rf ${dir} && mkdir -p ${dir}`;
   await db.pushFile(join(ASSETS, 'schema.sql'), `${dir}/schema.sql`);
   const tmp = await mkdtemp(join(tmpdir(), 'vb-rubis-'));
   try {
@@ -401,39 +404,34 @@ async function startDatabase(db: Guest, p: RubisParams, seed: number, ctx: RunCo
   }
   // --force: a guest image has no /etc/hosts entry for its host name (not even localhost), and
   // install-db refuses to run when it cannot resolve one; the server itself never resolves names
-  await db.sh(
-    `mariadb-install-db --no-defaults --datadir=${q(dir + '/data')} --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve --force > ${q(dir + '/install.log')} 2>&1 || { grep -v '^$' ${q(dir + '/install.log')} | head -4; exit 1; }`,
-    { signal: ctx.signal, timeoutMs: 120_000 },
-  );
+  await $db({ timeoutMs: 120_000 })`mariadb-install-db --no-defaults --datadir=${dir}/data --user=root --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve --force > ${dir}/install.log 2>&1 || { grep -v '^$' ${dir}/install.log | head -4; exit 1; }`;
   const bufferPool = Math.max(64, Math.floor(db.spec.memoryBytes / 4 / 1024 ** 2));
   const sock = `${dir}/mysqld.sock`;
   const { port, server } = await startOnFreePort(
     db,
     'mysql',
     (port) =>
-      `exec mariadbd --no-defaults --datadir=${q(dir + '/data')} --user=root --socket=${q(sock)} --pid-file=${q(dir + '/mysqld.pid')} ` +
-      `--port=${port} --bind-address=${host} --skip-name-resolve --log-error=${q(dir + '/error.log')} --innodb-buffer-pool-size=${bufferPool}M --max-connections=${p.webWorkers + 50}`,
+      shellLine`exec mariadbd --no-defaults --datadir=${dir}/data --user=root --socket=${sock} --pid-file=${dir}/mysqld.pid ` +
+      shellLine`--port=${port} --bind-address=${host} --skip-name-resolve --log-error=${dir}/error.log --innodb-buffer-pool-size=${bufferPool}M --max-connections=${p.webWorkers + 50}`,
     async (port, server) =>
       waitUntilReady(
         `mariadbd in guest ${db.name} at ${host}:${port}`,
         server,
-        async () => (await db.sh(`mariadb-admin --socket=${q(sock)} -uroot ping`, { check: false, timeoutMs: 10_000 })).exitCode === 0,
+        async () => (await $db({ timeoutMs: 10_000 })`mariadb-admin --socket=${sock} -uroot ping`.nothrow()).exitCode === 0,
         READY_TIMEOUT_MS,
         ctx.signal,
       ).catch(async (err) => {
-        const log = await db.sh(`tail -3 ${q(dir + '/error.log')}`, { check: false, timeoutMs: 5000 });
-        throw new Error(`${(err as Error).message}${log.stdout.trim() ? `: ${log.stdout.trim().split('\n').join(' | ')}` : ''}`);
+        const log = await $db({ timeoutMs: 5000 })`tail -3 ${dir}/error.log`.nothrow().text();
+        throw new Error(`${(err as Error).message}${log ? `: ${log.split('\n').join(' | ')}` : ''}`);
       }),
   );
   const t0 = Date.now();
-  await db.sh(
-    `set -e; m="mariadb --socket=${sock} -uroot"
-$m -e "CREATE DATABASE rubis; CREATE USER 'rubis'@'%' IDENTIFIED BY 'rubis'; GRANT ALL ON rubis.* TO 'rubis'@'%';"
-$m rubis < ${q(dir + '/schema.sql')}
-$m rubis < ${q(dir + '/populate.sql')}
-$m rubis -N -e "SELECT CONCAT('users=', COUNT(*)) FROM users; SELECT CONCAT('items=', COUNT(*)) FROM items; SELECT CONCAT('bids=', COUNT(*)) FROM bids"`,
-    { signal: ctx.signal, timeoutMs: ctx.timeoutS * 1000 },
-  ).then((r) => ctx.log(`rubis: database loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s (${r.stdout.trim().split('\n').join(', ')})`));
+  const loaded = await $db({ timeoutMs: ctx.timeoutS * 1000 })`set -e; m() { mariadb --socket=${sock} -uroot "$@"; }
+m -e "CREATE DATABASE rubis; CREATE USER 'rubis'@'%' IDENTIFIED BY 'rubis'; GRANT ALL ON rubis.* TO 'rubis'@'%';"
+m rubis < ${dir}/schema.sql
+m rubis < ${dir}/populate.sql
+m rubis -N -e "SELECT CONCAT('users=', COUNT(*)) FROM users; SELECT CONCAT('items=', COUNT(*)) FROM items; SELECT CONCAT('bids=', COUNT(*)) FROM bids"`.text();
+  ctx.log(`rubis: database loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s (${loaded.split('\n').join(', ')})`);
   return { host, port, server };
 }
 
@@ -441,7 +439,7 @@ async function startWeb(web: Guest, p: RubisParams, db: { host: string; port: nu
   await ensureCommands(web, [{ command: 'apache2', pkg: 'apache2' }, { command: 'php', pkg: 'libapache2-mod-php' }], { signal: ctx.signal, log: ctx.log });
   const dir = `${web.workdir}/rubis-web`;
   const host = addressOf(web);
-  await web.sh(`rm -rf ${q(dir)} && mkdir -p ${q(dir)}`, { signal: ctx.signal, timeoutMs: 60_000 });
+  await guestShell(web, { signal: ctx.signal, timeoutMs: 60_000 })`rm -rf ${dir} && mkdir -p ${dir}`;
   await web.pushFile(join(ASSETS, 'www'), `${dir}/www`);
   const mod = await web.sh(
     'ls /usr/lib/apache2/modules/libphp*.so 2>/dev/null | head -1; php -m | grep -qx mysqli || echo no-mysqli',
@@ -454,8 +452,9 @@ async function startWeb(web: Guest, p: RubisParams, db: { host: string; port: nu
     web,
     'http',
     (port) =>
-      `cat > ${q(dir + '/httpd.conf')} <<'VB_EOF'\n${apacheConf({ dir, address: host, port, workers: p.webWorkers, dbHost: db.host, dbPort: db.port, phpModule })}VB_EOF\n` +
-      `exec apache2 -f ${q(dir + '/httpd.conf')} -DFOREGROUND`,
+      shellLine`cat > ${dir}/httpd.conf <<'VB_EOF'` +
+      `\n${apacheConf({ dir, address: host, port, workers: p.webWorkers, dbHost: db.host, dbPort: db.port, phpModule })}VB_EOF\n` +
+      shellLine`exec apache2 -f ${dir}/httpd.conf -DFOREGROUND`,
     async (port, server) => waitUntilReady(`apache2 in guest ${web.name} at ${host}:${port}`, server, () => tcpOpen(host, port, 500), READY_TIMEOUT_MS, ctx.signal),
   );
   return { host, port, server, dir };
@@ -496,16 +495,14 @@ export function rubis(config: RubisConfig = {}): Workload {
       const w = await startWeb(web, p, db, ctx);
       await ensureCommands(client, [{ command: 'php', pkg: 'php-cli' }], { signal: ctx.signal, log: ctx.log });
       const cdir = `${client.workdir}/rubis-client`;
-      await client.sh(`rm -rf ${q(cdir)} && mkdir -p ${q(cdir)}`, { signal: ctx.signal, timeoutMs: 60_000 });
+      const $client = guestShell(client, { signal: ctx.signal, timeoutMs: 30_000 });
+      await $client({ timeoutMs: 60_000 })`rm -rf ${cdir} && mkdir -p ${cdir}`;
       await client.pushFile(join(ASSETS, 'client.php'), `${cdir}/client.php`);
       // the whole path (client -> web -> database) answers before the measured run starts
-      const probe = await client.sh(`php -r 'echo @file_get_contents("http://${w.host}:${w.port}/BrowseCategories.php") === false ? "down" : "up";'`, {
-        signal: ctx.signal,
-        timeoutMs: 30_000,
-      });
-      if (probe.stdout.trim() !== 'up') {
-        const log = await web.sh(`tail -3 ${q(w.dir + '/error.log')}`, { check: false, timeoutMs: 5000 });
-        throw new Error(`rubis: the web tier at ${w.host}:${w.port} does not serve BrowseCategories.php: ${log.stdout.trim().split('\n').join(' | ') || 'no error log'}`);
+      const php = `echo @file_get_contents("http://${w.host}:${w.port}/BrowseCategories.php") === false ? "down" : "up";`;
+      if ((await $client`php -r ${php}`.text()) !== 'up') {
+        const log = await guestShell(web, { timeoutMs: 5000 })`tail -3 ${w.dir}/error.log`.nothrow().text();
+        throw new Error(`rubis: the web tier at ${w.host}:${w.port} does not serve BrowseCategories.php: ${log.split('\n').join(' | ') || 'no error log'}`);
       }
       deployments.set(web, { web: { host: w.host, port: w.port, server: w.server }, db, client, dir: cdir });
     },
@@ -518,7 +515,7 @@ export function rubis(config: RubisConfig = {}): Workload {
       }
       const p = rubisParamsFor(ctx.profile.name);
       const cfg = clientConfig({ host: d.web.host, port: d.web.port, mixName, mix: loadMix(mixName), p, seed: Date.now() % 2 ** 31 });
-      const out = await d.client.sh(`cat > ${q(d.dir + '/config.json')} <<'VB_EOF'\n${JSON.stringify(cfg)}\nVB_EOF\nphp ${q(d.dir + '/client.php')} ${q(d.dir + '/config.json')}`, {
+      const out = await d.client.sh(shellLine`cat > ${d.dir}/config.json <<'VB_EOF'` + `\n${JSON.stringify(cfg)}\nVB_EOF\n` + shellLine`php ${d.dir}/client.php ${d.dir}/config.json`, {
         signal: ctx.signal,
         timeoutMs: ctx.timeoutS * 1000,
       });

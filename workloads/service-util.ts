@@ -4,9 +4,9 @@
 // until it answers, with errors that name the cause.
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, GuestProcess } from '../core/types.ts';
-
-export const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export interface Needed {
   /** Command that must be on PATH in the guest. */
@@ -21,19 +21,16 @@ export interface Needed {
  * installs host packages). When that is impossible the error names the command and the cause.
  */
 export async function ensureCommands(guest: Guest, needed: Needed[], opts: { signal?: AbortSignal; log?: (l: string) => void; installTimeoutMs?: number } = {}): Promise<void> {
-  const probe = needed.map((n) => `command -v ${q(n.command)} >/dev/null 2>&1 || echo ${q(n.pkg)}`).join('\n');
+  const probe = needed.map((n) => shellLine`command -v ${n.command} >/dev/null 2>&1 || echo ${n.pkg}`).join('\n');
   const r = await guest.sh(probe, { timeoutMs: 30_000, signal: opts.signal });
   const missing = [...new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean))];
   if (missing.length === 0) return;
   const cmds = needed.filter((n) => missing.includes(n.pkg)).map((n) => n.command);
   opts.log?.(`${guest.name}: ${cmds.join(', ')} missing; trying apt-get install ${missing.join(' ')}`);
-  const install = await guest.sh(
-    `command -v apt-get >/dev/null || { echo 'no apt-get in this guest'; exit 3; }
+  const install = await guestShell(guest, { signal: opts.signal, timeoutMs: opts.installTimeoutMs ?? 600_000 })`command -v apt-get >/dev/null || { echo 'no apt-get in this guest'; exit 3; }
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -q --no-install-recommends -o Acquire::Retries=0 -o Acquire::http::Timeout=20 ${missing.map(q).join(' ')} 2>&1 ||
-  { apt-get update -q -o Acquire::Retries=0 -o Acquire::http::Timeout=20 >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends ${missing.map(q).join(' ')} 2>&1; }`,
-    { timeoutMs: opts.installTimeoutMs ?? 600_000, signal: opts.signal, check: false },
-  );
+apt-get install -y -q --no-install-recommends -o Acquire::Retries=0 -o Acquire::http::Timeout=20 ${missing} 2>&1 ||
+  { apt-get update -q -o Acquire::Retries=0 -o Acquire::http::Timeout=20 >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends ${missing} 2>&1; }`.nothrow();
   if (install.exitCode === 0) {
     const again = await guest.sh(probe, { timeoutMs: 30_000, signal: opts.signal });
     if (again.stdout.trim() === '') return;

@@ -5,8 +5,10 @@
 // It is "SpecJBB-like": its score is never a SPECjbb result and must not be reported as one.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Metric, ProfileName, RunContext, Workload } from '../core/types.ts';
-import { ensureCommands, q } from './service-util.ts';
+import { ensureCommands } from './service-util.ts';
 
 const SRC_DIR = fileURLToPath(new URL('./specjbb-like/', import.meta.url));
 const MiB = 1024 * 1024;
@@ -97,16 +99,16 @@ export function heapMiB(memoryBytes: number): number {
 export function javaCommand(o: { dir: string; heapMiB: number; vcpus: number; params: SpecjbbParams; seed: number }): string {
   const jvm = [`-Xms${o.heapMiB}m`, `-Xmx${o.heapMiB}m`, '-XX:+UseParallelGC', '-XX:+AlwaysPreTouch', `-XX:ActiveProcessorCount=${o.vcpus}`];
   const args = [
-    `--max-warehouses ${2 * o.vcpus}`,
-    `--expected-peak ${o.vcpus}`,
-    `--warmup-ms ${o.params.warmupMs}`,
-    `--ramp-ms ${o.params.rampMs}`,
-    `--measure-ms ${o.params.measureMs}`,
-    `--items ${o.params.items}`,
-    `--customers ${o.params.customers}`,
-    `--seed ${o.seed}`,
-  ];
-  return `cd ${q(o.dir)} && exec java ${jvm.join(' ')} -cp classes SpecJbbLike ${args.join(' ')}`;
+    ['--max-warehouses', 2 * o.vcpus],
+    ['--expected-peak', o.vcpus],
+    ['--warmup-ms', o.params.warmupMs],
+    ['--ramp-ms', o.params.rampMs],
+    ['--measure-ms', o.params.measureMs],
+    ['--items', o.params.items],
+    ['--customers', o.params.customers],
+    ['--seed', o.seed],
+  ].flat();
+  return shellLine`cd ${o.dir} && exec java ${jvm} -cp classes SpecJbbLike ${args}`;
 }
 
 /** Copy the Java sources into the guest and compile them there (Debian's OpenJDK). */
@@ -119,9 +121,10 @@ export async function compileInGuest(guest: Guest, ctx: Pick<RunContext, 'signal
     ],
     { signal: ctx.signal, log: ctx.log },
   );
-  await guest.sh(`rm -rf ${q(dir)} && mkdir -p ${q(dir + '/src')}`, { timeoutMs: 30_000, signal: ctx.signal });
+  const $g = guestShell(guest, { timeoutMs: 30_000, signal: ctx.signal });
+  await $g`rm -rf ${dir} && mkdir -p ${dir}/src`;
   for (const f of readdirSync(SRC_DIR).filter((n) => n.endsWith('.java'))) await guest.pushFile(SRC_DIR + f, `${dir}/src/${f}`);
-  const r = await guest.sh(`cd ${q(dir)} && javac -encoding UTF-8 -d classes src/*.java 2>&1`, { timeoutMs: 180_000, signal: ctx.signal, check: false });
+  const r = await $g({ timeoutMs: 180_000 })`cd ${dir} && javac -encoding UTF-8 -d classes src/*.java 2>&1`.nothrow();
   if (r.exitCode !== 0) throw new Error(`specjbb-like: javac failed in guest ${guest.name}: ${r.stdout.trim().split('\n').slice(-3).join(' | ')}`);
 }
 

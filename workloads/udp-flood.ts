@@ -5,9 +5,11 @@
 // Bounded: a packet count and a deadline in the sender itself, a deadline in the sink, the
 // runner's deadline kill and a watchdog that outlives the harness from outside, and the guest's
 // cgroup limits. Sender and sink are perl (perl-base is in every Debian).
+import { guestShell } from '../core/guest-shell.ts';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Neighbour, ProfileName, RunContext, RunningNeighbour } from '../core/types.ts';
 import { adversaryWatchdog, ownDeadlineS } from './adversary-bounds.ts';
-import { addressOf, ensureCommands, portFor, q, startServer, waitUntilReady } from './service-util.ts';
+import { addressOf, ensureCommands, portFor, startServer, waitUntilReady } from './service-util.ts';
 
 /** Packet payload bytes (small packets: the cost is per packet). */
 export const PAYLOAD_BYTES = 64;
@@ -26,7 +28,7 @@ export function sinkScript(o: { host: string; port: number; dir: string; deadlin
     'while (defined $s->recv($buf, 65536)) { $n++; $bytes += length $buf; if (($n & 4095) == 0 && time != $last) { $last = time; save(); } }',
     'save();',
   ].join(' ');
-  return `mkdir -p ${q(o.dir)} && cd ${q(o.dir)} && rm -f ready received && exec perl -e ${q(perl)}`;
+  return shellLine`mkdir -p ${o.dir} && cd ${o.dir} && rm -f ready received && exec perl -e ${perl}`;
 }
 
 export function senderScript(o: { host: string; port: number; dir: string; id: number; maxPackets: number; deadlineS: number; payloadBytes: number }): string {
@@ -39,11 +41,11 @@ export function senderScript(o: { host: string; port: number; dir: string; id: n
     'while ($n + $failed < $max) { for (1..256) { if (defined $s->send($p)) { $n++ } else { $failed++ } } my $t = time; if ($t != $last) { $last = $t; save(); last if $t >= $end; } }',
     'save();',
   ].join(' ');
-  return `cd ${q(o.dir)} && exec perl -e ${q(perl)}`;
+  return shellLine`cd ${o.dir} && exec perl -e ${perl}`;
 }
 
 async function readCounts(guest: Guest, dir: string): Promise<{ sent: number; failed: number; received: number }> {
-  const r = await guest.sh(`cd ${q(dir)} 2>/dev/null && cat sent-* 2>/dev/null; echo ---; cat received 2>/dev/null`, { timeoutMs: 10_000, check: false });
+  const r = await guestShell(guest, { timeoutMs: 10_000 })`cd ${dir} 2>/dev/null && cat sent-* 2>/dev/null; echo ---; cat received 2>/dev/null`.nothrow();
   const [sentPart = '', recvPart = ''] = r.stdout.split('---');
   let sent = 0;
   let failed = 0;
@@ -77,7 +79,7 @@ const udpFlood: Neighbour = {
       await waitUntilReady(
         `UDP sink in guest ${guest.name} at ${host}:${port}`,
         sink,
-        async () => (await guest.sh(`test -f ${q(dir + '/ready')}`, { timeoutMs: 10_000, check: false })).exitCode === 0,
+        async () => (await guestShell(guest, { timeoutMs: 10_000 })`test -f ${dir}/ready`.nothrow()).exitCode === 0,
         15_000,
         ctx.signal,
       );

@@ -12,8 +12,9 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shellLine } from '../core/shell-quote.ts';
 import type { Guest, Metric, MetricSpec, ProfileName, RunContext, Workload } from '../core/types.ts';
-import { addressOf, ensureCommands, parseKv, portFor, q, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
+import { addressOf, ensureCommands, parseKv, portFor, startServer, tcpOpen, waitUntilReady, type Server } from './service-util.ts';
 import { CORE_WORKLOADS, DISTRIBUTIONS, operationsOf, resolveOptions, validateOptions, type YcsbOptions } from './ycsb/core-workload.ts';
 import { parseYcsbOutput, type YcsbResult } from './ycsb/output.ts';
 import { waitForRedis } from './ycsb/resp.ts';
@@ -151,7 +152,7 @@ export async function startRedis(guest: Guest, ctx: Pick<RunContext, 'signal' | 
     const dir = `${guest.workdir}/${service}-${port}`;
     const server = startServer(
       guest,
-      `mkdir -p ${q(dir)} && exec redis-server --bind ${host} --port ${port} --dir ${q(dir)} --save '' --appendonly no --protected-mode no --daemonize no --logfile '' --maxclients 4096`,
+      shellLine`mkdir -p ${dir} && exec redis-server --bind ${host} --port ${port} --dir ${dir} --save '' --appendonly no --protected-mode no --daemonize no --logfile '' --maxclients 4096`,
     );
     try {
       await waitUntilReady(`redis-server in guest ${guest.name} at ${host}:${port}`, server, async () => {

@@ -19,6 +19,6 @@ test('build script: fresh copy of the template, only make is timed, failures kee
   const s = buildScript({ srcDir: '/src/linux', templateDir: '/cache/t', buildDir: '/w/b', jobs: 2, targets: ['kernel/'] });
   const lines = s.split('\n');
   t.is(lines[0], "rm -rf '/w/b' && cp -a '/cache/t' '/w/b' || exit 1");
-  t.regex(lines[2]!, /^time make -s -C '\/src\/linux' O='\/w\/b' -j2 'kernel\/' > '\/w\/b.log' 2>&1$/);
+  t.regex(lines[2]!, /^time make -s -C '\/src\/linux' O='\/w\/b' -j'2' 'kernel\/' > '\/w\/b.log' 2>&1$/);
   t.regex(s, /grep -m2 -E 'error\|not found\|No such file' '\/w\/b.log'; tail -2 '\/w\/b.log'; \} >&2; exit \$rc/);
 });
