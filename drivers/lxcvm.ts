@@ -263,7 +263,7 @@ class NestedGuest implements Guest {
 
   /** The container's directory on the VM's disk (its overlay upper layer, config and log; the rootfs below is the host's, shared over 9p). */
   async diskBytes(): Promise<number> {
-    const r = await this.t.vm.sh(`du -s -B1 -x ${this.dir}`, { timeoutMs: 30_000 });
+    const r = await this.t.vm.sh(shellLine`du -s -B1 -x ${this.dir}`, { timeoutMs: 30_000 });
     return Number(r.stdout.split('\t')[0]);
   }
 
