@@ -22,7 +22,7 @@
 // speak another API version.
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -256,7 +256,12 @@ export async function buildImage(rootfsDir: string, tag: string, ctxDir: string,
     await mkdir(ctxDir, { recursive: true });
     const t0 = performance.now();
     // numeric owners and extended attributes (file capabilities) as they are in the root filesystem
-    const exclude = (o.exclude ?? []).map((m) => `--exclude=./${m}`);
+    // left-out paths as a file of exact names (anchored, no wildcards): there may be hundreds
+    const exclude: string[] = [];
+    if (o.exclude?.length) {
+      await writeFile(join(ctxDir, 'exclude'), o.exclude.map((m) => `./${m}`).join('\n') + '\n');
+      exclude.push('--anchored', '--no-wildcards', `--exclude-from=${join(ctxDir, 'exclude')}`);
+    }
     const tar = await execa('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', ...exclude, '-C', rootfsDir, '-cf', join(ctxDir, 'rootfs.tar'), '.'], { reject: false, all: true, ...(o.signal ? { cancelSignal: o.signal } : {}) });
     if (tar.exitCode !== 0) throw new Error(`tar of ${rootfsDir} failed: ${tail(tar.all)}`);
     const t1 = performance.now();
@@ -571,8 +576,8 @@ const dockerDriver: Driver = {
   async sweep() {
     const found: string[] = [];
     if (existsSync(PLAIN_HOST_DIR)) {
+      for (const n of readdirSync(PLAIN_HOST_DIR)) found.push(`docker plain directory ${join(PLAIN_HOST_DIR, n)}`);
       await rm(PLAIN_HOST_DIR, { recursive: true, force: true });
-      found.push(`docker plain directories ${PLAIN_HOST_DIR}`);
     }
     // a daemon killed with the harness leaves its containers to its shims: starting it again stops them
     const leftDaemon = harnessDaemonPid();
