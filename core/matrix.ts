@@ -140,9 +140,14 @@ function experimentCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
       const params = sel.experimentParams?.[e.name] ?? [];
       const limits = { cpuPolicy: sel.platformLimits?.[platform]?.cpuPolicy ?? sel.cpuPolicy, memoryLimit: sel.platformLimits?.[platform]?.memoryLimit ?? sel.memoryLimit };
       const idOf = (param: string) => `${platform}/${e.name}/${param}`;
-      for (const param of params) {
+      const kept = params.filter((param) => {
+        const why = e.skip?.(platform, param);
+        if (why) sel.onSkip?.(`${idOf(param)} skipped: ${why}`);
+        return !why;
+      });
+      for (const param of kept) {
         if (param === '' || /[/:#\s]/.test(param)) throw new Error(`experiment ${e.name}: parameter '${param}' cannot be part of a cell id`);
-        const reference = e.reference !== undefined && e.reference !== param && params.includes(e.reference) ? idOf(e.reference) : undefined;
+        const reference = e.reference !== undefined && e.reference !== param && kept.includes(e.reference) ? idOf(e.reference) : undefined;
         cells.push({ id: idOf(param), platform, workload: e.name, resource: e.resource, neighbourKind: 'none', neighbour: 'none', ...limits, overcommit: 1, param, ...(reference ? { reference } : {}) });
       }
     }

@@ -41,6 +41,11 @@ export interface GuestSpec {
   arena?: string;
   /** 0-based tenant index in a multi-tenant cell. */
   tenant?: number;
+  /**
+   * Give the guest an empty writable directory on the host's disk without copy-on-write (a bind
+   * mount of a fresh host directory; for a VM a raw disk): Guest.plainDir. A driver that cannot refuses.
+   */
+  plainDir?: boolean;
 }
 
 export interface ExecOptions {
@@ -98,6 +103,8 @@ export interface Guest {
   readonly bootSeconds?: number;
   /** A writable scratch directory inside the guest, private to it. */
   readonly workdir: string;
+  /** Where the guest sees its plain (no copy-on-write) directory, when its spec asked for one (GuestSpec.plainDir). */
+  readonly plainDir?: string;
   /** Run `bash -c script` inside the guest. */
   sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Start `bash -c script` in the background inside the guest. */
@@ -251,7 +258,7 @@ export interface ExperimentContext extends RunContext {
    * destroys every guest provisioned here after the run, whatever happens, including guests whose
    * provisioning is still under way when the procedure throws or times out.
    */
-  provision(tenant?: number): Promise<Guest>;
+  provision(tenant?: number, extra?: Pick<GuestSpec, 'plainDir'>): Promise<Guest>;
   /** Destroy a guest of this run now (e.g. an untimed warm-up launch); the runner then leaves it alone. */
   destroy(guest: Guest): Promise<void>;
 }
@@ -292,6 +299,8 @@ export interface Experiment {
   readonly reference?: string;
   /** The cells' parameters for this run, and one line when the host limited them. */
   params(p: ExperimentPlanContext): { params: string[]; note?: string };
+  /** Why a platform has no cell of a parameter (one line, said when planning), or undefined when it has one. */
+  skip?(platform: string, param: string): string | undefined;
   /** Rough seconds per run of a parameter natively, for --dry-run and the ETA. */
   estimateS(param: string, profile: ProfileName): number;
   run(ctx: ExperimentContext): Promise<ExperimentResult>;

@@ -23,6 +23,8 @@ class BareMetalGuest implements Guest {
   readonly platform = 'baremetal';
   readonly accel = 'native' as const;
   readonly workdir: string;
+  /** A directory of its own on the host's disk (bare metal has no copy-on-write layer: its workdir is as plain). */
+  readonly plainDir?: string;
   readonly environment = GUEST_ENV;
   private readonly root: string;
   private undo?: () => Promise<void>;
@@ -33,6 +35,7 @@ class BareMetalGuest implements Guest {
   ) {
     this.root = join(GUESTS_DIR, spec.name);
     this.workdir = join(this.root, 'work');
+    if (spec.plainDir) this.plainDir = join(this.root, 'plain');
   }
 
   get name(): string {
@@ -45,6 +48,7 @@ class BareMetalGuest implements Guest {
     }
     this.undo = onCleanup(`baremetal guest ${this.name}`, () => this.teardown());
     await mkdir(this.workdir, { recursive: true });
+    if (this.plainDir) await mkdir(this.plainDir, { recursive: true });
     this.cgroup.create(this.spec, memoryCeiling(this.spec));
   }
 

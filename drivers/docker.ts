@@ -22,7 +22,7 @@
 // speak another API version.
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -49,6 +49,10 @@ export const VETH_PREFIX = 'vbo';
 /** State of a live run: the pid file and log of a dockerd the harness started. */
 export const DOCKER_STATE = join(STATE_DIR, 'docker');
 const DAEMON_PIDFILE = join(DOCKER_STATE, 'dockerd.pid');
+/** Host directories bind-mounted as guests' plain directories (GuestSpec.plainDir), one per container. */
+const PLAIN_HOST_DIR = join(STATE_DIR, 'docker-plain');
+/** Where a container that asked for one sees its plain directory. */
+const PLAIN_DIR = '/var/tmp/virtbench-plain';
 const IMAGE_CACHE = join(CACHE_DIR, 'docker');
 const DAEMON_START_TIMEOUT_MS = 60_000;
 
@@ -230,24 +234,39 @@ export function readImageFacts(rootfsDir: string): ImageFacts | undefined {
   }
 }
 
-/** The image of this root filesystem: cached, or built through the Dockerfile once. Stale harness images are removed. */
-async function ensureImage(rootfsDir: string, log: (line: string) => void): Promise<ImageFacts> {
-  const tag = imageTag(rootfsDir);
+/** Repository of the images the `image` experiment builds and removes again (never the guests' cached one). */
+export const BUILD_PROBE_REPO = 'virtbench/image-build';
+
+export interface BuildOptions {
+  /** Build every step again (the `image` experiment: a fresh build, not docker's layer cache). */
+  noCache?: boolean;
+  /** These paths of the root filesystem (relative, e.g. 'usr/share') are left out of the image: a cheaper build. */
+  exclude?: string[];
+  signal?: AbortSignal;
+}
+
+/**
+ * Build the image `tag` through the Dockerfile: a tar of the root filesystem (the build context in
+ * `ctxDir`, removed after) ADDed onto scratch, then the harness's layer; timed and measured.
+ */
+export async function buildImage(rootfsDir: string, tag: string, ctxDir: string, log: (line: string) => void, o: BuildOptions = {}): Promise<ImageFacts> {
   const id = basename(rootfsDir);
-  const cached = readImageFacts(rootfsDir);
-  if (cached && (await docker(['image', 'inspect', tag])).exitCode === 0) return cached;
-  const ctxDir = join(IMAGE_CACHE, `build-${process.pid}`);
   const removeCtx = onCleanup(`docker build context ${ctxDir}`, () => rm(ctxDir, { recursive: true, force: true }));
   try {
     await mkdir(ctxDir, { recursive: true });
-    log(`building docker image ${tag} from ${rootfsDir} (once; about a minute)`);
     const t0 = performance.now();
     // numeric owners and extended attributes (file capabilities) as they are in the root filesystem
-    const tar = await execa('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfsDir, '-cf', join(ctxDir, 'rootfs.tar'), '.'], { reject: false, all: true });
+    // left-out paths as a file of exact names (anchored, no wildcards): there may be hundreds
+    const exclude: string[] = [];
+    if (o.exclude?.length) {
+      await writeFile(join(ctxDir, 'exclude'), o.exclude.map((m) => `./${m}`).join('\n') + '\n');
+      exclude.push('--anchored', '--no-wildcards', `--exclude-from=${join(ctxDir, 'exclude')}`);
+    }
+    const tar = await execa('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', ...exclude, '-C', rootfsDir, '-cf', join(ctxDir, 'rootfs.tar'), '.'], { reject: false, all: true, ...(o.signal ? { cancelSignal: o.signal } : {}) });
     if (tar.exitCode !== 0) throw new Error(`tar of ${rootfsDir} failed: ${tail(tar.all)}`);
     const t1 = performance.now();
     await writeFile(join(ctxDir, 'Dockerfile'), dockerfile(id));
-    const b = await docker(['build', '--network', 'none', '--force-rm', '--tag', tag, ctxDir], 20 * 60_000);
+    const b = await docker(['build', '--network', 'none', '--force-rm', ...(o.noCache ? ['--no-cache'] : []), '--tag', tag, ctxDir], 20 * 60_000);
     if (b.exitCode !== 0) throw new Error(`docker build of ${tag} failed: ${tail(b.all)}`);
     const t2 = performance.now();
     const contextBytes = (await stat(join(ctxDir, 'rootfs.tar'))).size;
@@ -255,7 +274,7 @@ async function ensureImage(rootfsDir: string, log: (line: string) => void): Prom
     const history = await docker(['history', '--no-trunc', '--format', '{{.Size}}\t{{.CreatedBy}}', '--human=false', tag]);
     const info = await docker(['info', '--format', '{{.Driver}}\t{{.ServerVersion}}']);
     const [storageDriver = '', dockerVersion = ''] = info.stdout.trim().split('\t');
-    const facts: ImageFacts = {
+    return {
       tag,
       rootfs: rootfsDir,
       built: new Date().toISOString(),
@@ -272,11 +291,26 @@ async function ensureImage(rootfsDir: string, log: (line: string) => void): Prom
       storageDriver,
       dockerVersion,
     };
-    writeFileAtomic(imageFactsPath(rootfsDir), JSON.stringify(facts, null, 2) + '\n');
-    log(`docker image ${tag}: ${(facts.imageBytes / 1e6).toFixed(0)} MB, built in ${facts.buildSeconds.toFixed(1)} s (tar ${facts.tarSeconds.toFixed(1)} s, docker build ${facts.dockerBuildSeconds.toFixed(1)} s)`);
   } finally {
     await removeCtx();
   }
+}
+
+/** Remove an image by tag (its layers stay where another image still uses them). */
+export async function removeImage(tag: string): Promise<void> {
+  const r = await docker(['rmi', '--force', tag], 120_000);
+  if (r.exitCode !== 0 && !/No such image/i.test(r.all ?? '')) throw new Error(`docker rmi ${tag} failed: ${tail(r.all, 2)}`);
+}
+
+/** The image of this root filesystem: cached, or built through the Dockerfile once. Stale harness images are removed. */
+async function ensureImage(rootfsDir: string, log: (line: string) => void): Promise<ImageFacts> {
+  const tag = imageTag(rootfsDir);
+  const cached = readImageFacts(rootfsDir);
+  if (cached && (await docker(['image', 'inspect', tag])).exitCode === 0) return cached;
+  log(`building docker image ${tag} from ${rootfsDir} (once; about a minute)`);
+  const facts = await buildImage(rootfsDir, tag, join(IMAGE_CACHE, `build-${process.pid}`), log);
+  writeFileAtomic(imageFactsPath(rootfsDir), JSON.stringify(facts, null, 2) + '\n');
+  log(`docker image ${tag}: ${(facts.imageBytes / 1e6).toFixed(0)} MB, built in ${facts.buildSeconds.toFixed(1)} s (tar ${facts.tarSeconds.toFixed(1)} s, docker build ${facts.dockerBuildSeconds.toFixed(1)} s)`);
   await removeStaleImages(tag);
   return readImageFacts(rootfsDir)!;
 }
@@ -338,6 +372,9 @@ class DockerGuest implements Guest {
   readonly platform = 'docker';
   readonly accel = 'native' as const;
   readonly workdir = '/var/tmp/virtbench';
+  /** A fresh host directory (same disk as docker's layers) bind-mounted here, when asked for. */
+  readonly plainDir?: string;
+  private readonly plainHost?: string;
   /** `docker run` to the container answering its first command, seconds (its launch time). */
   bootSeconds?: number;
   /** Settings this kernel does not offer (e.g. an I/O weight without bfq). */
@@ -353,6 +390,10 @@ class DockerGuest implements Guest {
 
   constructor(readonly spec: GuestSpec) {
     this.container = containerName(spec.name);
+    if (spec.plainDir) {
+      this.plainDir = PLAIN_DIR;
+      this.plainHost = join(PLAIN_HOST_DIR, spec.name);
+    }
   }
 
   get name(): string {
@@ -370,7 +411,9 @@ class DockerGuest implements Guest {
     const net = this.spec.network ? await ensureBridge() : undefined;
     this.addr = net?.allocate();
     this.undo = onCleanup(`docker container ${this.container}`, () => this.teardown());
-    const { args, direct } = dockerRunArgs({ spec: this.spec, image, cgroupVersion: layout.version, ceilingBytes: memoryCeiling(this.spec) });
+    if (this.plainHost) await mkdir(this.plainHost, { recursive: true });
+    const spec = this.plainHost ? { ...this.spec, shares: [...this.spec.shares, { host: this.plainHost, guest: PLAIN_DIR, readonly: false }] } : this.spec;
+    const { args, direct } = dockerRunArgs({ spec, image, cgroupVersion: layout.version, ceilingBytes: memoryCeiling(this.spec) });
     const t0 = performance.now();
     const r = await docker(args, 60_000);
     if (r.exitCode !== 0) throw new Error(`docker run ${this.container} failed: ${tail(r.all, 2)}`);
@@ -466,6 +509,7 @@ class DockerGuest implements Guest {
 
   private async teardown(): Promise<void> {
     await removeContainer(this.container);
+    if (this.plainHost) await rm(this.plainHost, { recursive: true, force: true });
     if (this.veth) await execa('ip', ['link', 'del', this.veth], { reject: false });
     // runc removes the container's cgroups; a group it could not remove (a process it missed) goes here
     if (this.cgroupRel) {
@@ -531,6 +575,10 @@ const dockerDriver: Driver = {
   },
   async sweep() {
     const found: string[] = [];
+    if (existsSync(PLAIN_HOST_DIR)) {
+      for (const n of readdirSync(PLAIN_HOST_DIR)) found.push(`docker plain directory ${join(PLAIN_HOST_DIR, n)}`);
+      await rm(PLAIN_HOST_DIR, { recursive: true, force: true });
+    }
     // a daemon killed with the harness leaves its containers to its shims: starting it again stops them
     const leftDaemon = harnessDaemonPid();
     let started: number | undefined;
@@ -542,6 +590,12 @@ const dockerDriver: Driver = {
     for (const name of ps.stdout.split('\n').filter((n) => n.startsWith(CONTAINER_PREFIX))) {
       await removeContainer(name).catch(() => undefined);
       found.push(`docker container ${name}`);
+    }
+    // images a killed `image` experiment built and did not remove
+    const probes = await docker(['images', BUILD_PROBE_REPO, '--format', '{{.Repository}}:{{.Tag}}']);
+    for (const tag of probes.stdout.split('\n').filter(Boolean)) {
+      await removeImage(tag).catch(() => undefined);
+      found.push(`docker image ${tag}`);
     }
     const links = await execa('ip', ['-o', 'link', 'show', 'type', 'veth'], { reject: false });
     for (const m of links.stdout.matchAll(new RegExp(`^\\d+: (${VETH_PREFIX}[^:@]*)`, 'gm'))) {

@@ -21,7 +21,7 @@ import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import { ensureRootfs, recipeFor } from './rootfs.ts';
 import { currentGuestMitigations } from './mitigations.ts';
 import { AgentConnection } from './vm-agent.ts';
-import { createOverlay, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
+import { PLAIN_LABEL, createOverlay, createPlainDisk, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
 
 export const KVM_STATE = join(STATE_DIR, 'kvm');
 const MiB = 1024 * 1024;
@@ -62,6 +62,8 @@ export interface QemuInput {
   append: string;
   console: string;
   disk?: string;
+  /** A raw disk after the root one (GuestSpec.plainDir), found by its label in the guest. */
+  plainDisk?: string;
   agentSocket?: string;
   tap?: { ifname: string; mac: string };
   shares?: { host: string; tag: string; readonly: boolean }[];
@@ -82,6 +84,7 @@ export function qemuArgs(o: QemuInput): string[] {
   a.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', `file:${o.console}`);
   a.push('-kernel', o.kernel, '-initrd', o.initramfs, '-append', o.append);
   if (o.disk) a.push('-drive', `file=${o.disk},if=virtio,format=qcow2,cache=none,aio=threads,discard=unmap`);
+  if (o.plainDisk) a.push('-drive', `file=${o.plainDisk},if=virtio,format=raw,cache=none,aio=threads,discard=unmap`);
   if (o.agentSocket) {
     a.push('-device', 'virtio-serial-pci', '-chardev', `socket,id=agent,path=${o.agentSocket},server=on,wait=off`);
     a.push('-device', 'virtserialport,chardev=agent,name=vb.agent');
@@ -175,8 +178,13 @@ export function consoleCause(file: string): string | undefined {
   return line?.replace(/\s+/g, ' ').trim().slice(0, 200) || undefined;
 }
 
+/** Where a VM guest that asked for one mounts its plain disk. */
+const PLAIN_DIR = '/var/tmp/virtbench-plain';
+
 export class KvmGuest implements Guest {
   readonly workdir = '/var/tmp/virtbench';
+  /** A raw ext4 disk of its own (no qcow2 layer, no backing file) mounted here, when asked for. */
+  readonly plainDir?: string;
   readonly environment = GUEST_ENV;
   /** QEMU start to agent ready, seconds (also logged). */
   bootSeconds?: number;
@@ -197,6 +205,7 @@ export class KvmGuest implements Guest {
   ) {
     this.dir = join(STATE_DIR, machine.platform, spec.name);
     this.overlay = join(this.dir, 'root.qcow2');
+    if (spec.plainDir) this.plainDir = PLAIN_DIR;
     this.cgroup = new HarnessCgroup(spec.name, undefined, spec.arena);
   }
 
@@ -214,6 +223,10 @@ export class KvmGuest implements Guest {
 
   get qemuPid(): number | undefined {
     return this.qemu?.pid;
+  }
+
+  private get plainDisk(): string {
+    return join(this.dir, 'plain.raw');
   }
 
   /** Bytes the guest's overlay really occupies on the host. */
@@ -239,6 +252,7 @@ export class KvmGuest implements Guest {
     // QEMU's memory is the guest's RAM plus its own overhead: limits cover both, like a container's.
     const qemuSpec = { ...this.spec, memoryBytes: this.spec.memoryBytes + QEMU_OVERHEAD_BYTES };
     this.cgroup.create(qemuSpec, memoryCeiling(qemuSpec));
+    if (this.plainDir) await createPlainDisk(this.plainDisk);
     if (net) {
       this.addr = net.allocate();
       this.tap = `${TAP_PREFIX}${process.pid % 10000}x${tapSeq++}`.slice(0, 15);
@@ -271,6 +285,8 @@ export class KvmGuest implements Guest {
       const gw = this.addr.replace(/\.\d+$/, '.1');
       setup.push('ip link set eth0 up', `ip addr add ${this.addr}/24 dev eth0`, `ip route add default via ${gw}`);
     }
+    // found by its label, and refused if already mounted (as the root or scratch disk would be, had the devices swapped names)
+    if (this.plainDir) setup.push(shellLine`d=$(blkid -L ${PLAIN_LABEL}) && ! grep -q "^$d " /proc/mounts && mkdir -p ${this.plainDir} && mount -o noatime "$d" ${this.plainDir}`);
     this.spec.shares.forEach((s, i) => {
       const mountOpts = `trans=virtio,version=9p2000.L,msize=262144${s.readonly ? ',ro' : ''}`;
       setup.push(shellLine`mkdir -p ${s.guest} && mount -t 9p -o ${mountOpts} vbshare${i} ${s.guest}`);
@@ -295,6 +311,7 @@ export class KvmGuest implements Guest {
       console: consoleFile,
       append: kernelCmdline(this.accel, kernel, `${this.machine.append(this.accel)} vb.name=${this.name}`),
       disk: this.overlay,
+      ...(this.plainDir ? { plainDisk: this.plainDisk } : {}),
       agentSocket: sock,
       tap: this.tap ? { ifname: this.tap, mac: macFor(this.name) } : undefined,
       shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly })),

@@ -27,6 +27,7 @@ export function microvmArgs(o: QemuInput & { rootDir: string }): string[] {
   };
   fs9p('vbroot', o.rootDir, 'vbroot', true);
   if (o.disk) a.push('-drive', `id=scratch,file=${o.disk},if=none,format=qcow2,cache=none,aio=threads,discard=unmap`, '-device', 'virtio-blk-device,drive=scratch');
+  if (o.plainDisk) a.push('-drive', `id=plain,file=${o.plainDisk},if=none,format=raw,cache=none,aio=threads,discard=unmap`, '-device', 'virtio-blk-device,drive=plain');
   if (o.agentSocket) {
     a.push('-device', 'virtio-serial-device', '-chardev', `socket,id=agent,path=${o.agentSocket},server=on,wait=off`);
     a.push('-device', 'virtserialport,chardev=agent,name=vb.agent');

@@ -17,6 +17,8 @@ import { ensureRootfs, recipeFor } from './rootfs.ts';
 import { treeUsageBytes } from './disk-usage.ts';
 
 export const LXC_PATH = join(STATE_DIR, 'lxc');
+/** Where a container that asked for one sees its plain directory (GuestSpec.plainDir). */
+export const PLAIN_DIR = '/var/tmp/virtbench-plain';
 const START_TIMEOUT_MS = 30_000;
 
 let rootfs: string | undefined;
@@ -78,6 +80,8 @@ class LxcGuest implements Guest {
   readonly platform = 'lxc';
   readonly accel = 'native' as const;
   readonly workdir = '/var/tmp/virtbench';
+  /** A fresh host directory beside the overlay's upper one (same disk), bind-mounted here. */
+  readonly plainDir?: string;
   readonly environment = GUEST_ENV;
   /** lxc-start to the container answering its first command, seconds (its launch time). */
   bootSeconds?: number;
@@ -91,6 +95,7 @@ class LxcGuest implements Guest {
 
   constructor(readonly spec: GuestSpec) {
     this.dir = join(LXC_PATH, spec.name);
+    if (spec.plainDir) this.plainDir = PLAIN_DIR;
   }
 
   get name(): string {
@@ -104,8 +109,10 @@ class LxcGuest implements Guest {
     this.addr = net?.allocate();
     await mkdir(join(this.dir, 'upper'), { recursive: true });
     this.undo = onCleanup(`lxc container ${this.name}`, () => this.teardown());
+    const plain = this.plainDir ? join(this.dir, 'plain') : undefined;
+    if (plain) await mkdir(plain);
     const config = lxcConfig({
-      spec: this.spec,
+      spec: plain ? { ...this.spec, shares: [...this.spec.shares, { host: plain, guest: PLAIN_DIR, readonly: false }] } : this.spec,
       rootfs: rootfsDir,
       upper: join(this.dir, 'upper'),
       cgroupVersion: layout.version,

@@ -341,6 +341,7 @@ const lxcvm: Driver = {
     image = await ensureDiskImage(await ensureRootfs(recipeFor([...ctx.guestPackages, 'lxc']), ctx.log), ctx.log);
   },
   async provision(spec: GuestSpec, ctx: RunContext) {
+    if (spec.plainDir) throw new UnavailableError('lxcvm cannot give a container a plain directory: its containers live on the VM disk and get only read-only shares of the host cache');
     const t0 = Date.now();
     const t = await acquireVm(spec, ctx);
     const guest = new NestedGuest(spec, t);

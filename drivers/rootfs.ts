@@ -56,26 +56,43 @@ export function rootfsPath(r: RootfsRecipe): string {
   return join(CACHE_DIR, 'rootfs', `${r.suite}-${recipeHash(r)}`);
 }
 
+const RECORD = '.virtbench-recipe.json';
+
+/** What the cache recorded of a built root filesystem: its recipe and how long debootstrap took. */
+export function rootfsRecord(dir: string): (RootfsRecipe & { builtSeconds?: number }) | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, RECORD), 'utf8')) as RootfsRecipe & { builtSeconds?: number };
+  } catch {
+    return undefined;
+  }
+}
+
+/** debootstrap the recipe into `dir` (which must not exist) and clean apt's cache; returns the seconds it took. Removes `dir` on failure. */
+export async function debootstrapInto(r: RootfsRecipe, dir: string, signal?: AbortSignal): Promise<number> {
+  const args = ['--variant=minbase', `--include=${r.packages.join(',')}`, r.suite, dir];
+  if (r.mirror) args.push(r.mirror);
+  const t0 = Date.now();
+  const res = await execa('debootstrap', args, { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  if (res.exitCode !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    const tail = (res.all ?? '').trim().split('\n').slice(-3).join(' | ');
+    throw new UnavailableError(`debootstrap of the guest root filesystem failed: ${tail}`);
+  }
+  await execa('chroot', [dir, 'apt-get', 'clean'], { reject: false });
+  return (Date.now() - t0) / 1000;
+}
+
 /** Build the root filesystem if it is not cached; returns its directory. */
 export async function ensureRootfs(r: RootfsRecipe, log: (line: string) => void): Promise<string> {
   const dir = rootfsPath(r);
-  if (existsSync(join(dir, '.virtbench-recipe.json'))) return dir;
+  if (existsSync(join(dir, RECORD))) return dir;
   const tmp = `${dir}.building-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(join(CACHE_DIR, 'rootfs'), { recursive: true });
   log(`building guest root filesystem ${dir} with debootstrap (once; about a minute)`);
-  const args = ['--variant=minbase', `--include=${r.packages.join(',')}`, r.suite, tmp];
-  if (r.mirror) args.push(r.mirror);
-  const t0 = Date.now();
-  const res = await execa('debootstrap', args, { reject: false, all: true });
-  if (res.exitCode !== 0) {
-    await rm(tmp, { recursive: true, force: true });
-    const tail = (res.all ?? '').trim().split('\n').slice(-3).join(' | ');
-    throw new UnavailableError(`debootstrap of the guest root filesystem failed: ${tail}`);
-  }
-  await execa('chroot', [tmp, 'apt-get', 'clean'], { reject: false });
-  await writeFile(join(tmp, '.virtbench-recipe.json'), JSON.stringify({ ...r, builtSeconds: (Date.now() - t0) / 1000 }, null, 2));
+  const builtSeconds = await debootstrapInto(r, tmp);
+  await writeFile(join(tmp, RECORD), JSON.stringify({ ...r, builtSeconds }, null, 2));
   await rename(tmp, dir);
-  log(`guest root filesystem ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  log(`guest root filesystem ready in ${builtSeconds.toFixed(0)} s`);
   return dir;
 }

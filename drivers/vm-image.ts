@@ -331,15 +331,21 @@ export function diskSizeGiB(): number {
   return Number.isFinite(v) && v >= 2 ? Math.floor(v) : 24;
 }
 
-async function mkfsImage(out: string, sizeGiB: number, label: string, fromDir?: string): Promise<void> {
+/** A sparse raw ext4 disk of `sizeGiB`, filled from `fromDir` when given. */
+async function mkfsRaw(raw: string, sizeGiB: number, label: string, fromDir?: string): Promise<void> {
+  // itables and journal zeroed now (sparsely), so the guest kernel starts no lazy-init writer
+  const args = ['-q', '-F', '-t', 'ext4', '-L', label, '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-m', '0'];
+  if (fromDir) args.push('-d', fromDir);
+  const r = await execa('mke2fs', [...args, raw, `${sizeGiB * 1024}M`], { reject: false, all: true });
+  if (r.exitCode !== 0) throw new UnavailableError(`could not build the disk image ${basename(raw)}: ${(r.all ?? '').trim().split('\n').at(-1)}`);
+}
+
+/** A qcow2 ext4 disk image at `out` (of `fromDir`'s tree, or empty): what the VM platforms' cached images are made by. */
+export async function mkfsImage(out: string, sizeGiB: number, label: string, fromDir?: string): Promise<void> {
   const raw = `${out}.raw-${process.pid}`;
   const tmp = `${out}.tmp-${process.pid}`;
   try {
-    // itables and journal zeroed now (sparsely), so the guest kernel starts no lazy-init writer
-    const args = ['-q', '-F', '-t', 'ext4', '-L', label, '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-m', '0'];
-    if (fromDir) args.push('-d', fromDir);
-    const r = await execa('mke2fs', [...args, raw, `${sizeGiB * 1024}M`], { reject: false, all: true });
-    if (r.exitCode !== 0) throw new UnavailableError(`could not build the disk image ${basename(out)}: ${(r.all ?? '').trim().split('\n').at(-1)}`);
+    await mkfsRaw(raw, sizeGiB, label, fromDir);
     const c = await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, tmp], { reject: false, all: true });
     if (c.exitCode !== 0) throw new UnavailableError(`qemu-img convert failed for ${basename(out)}: ${(c.all ?? '').trim().split('\n').at(-1)}`);
     await rename(tmp, out);
@@ -371,6 +377,14 @@ export async function ensureScratchImage(log: (line: string) => void): Promise<s
   await mkfsImage(file, size, 'vbscratch');
   log(`scratch disk image ${basename(file)} ready`);
   return file;
+}
+
+/** Label of a guest's plain disk (GuestSpec.plainDir), which the guest mounts by it. */
+export const PLAIN_LABEL = 'vbplain';
+
+/** A guest's plain disk: an empty sparse raw ext4 file (no qcow2, no backing file), the VM's counterpart of a plain host directory. */
+export async function createPlainDisk(file: string): Promise<void> {
+  await mkfsRaw(file, diskSizeGiB(), PLAIN_LABEL);
 }
 
 /** A copy-on-write overlay of a cached image for one guest. */

@@ -40,7 +40,8 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
     tiers: {},
     platform: cell.platform,
     param: cell.param,
-    provision: (tenant = 0) => pool.provision(async () => recordingGuest(await driver.provision(specFor(`${id}-g${seq++}`, plan, profile, cpusOf(tenant), cell, []), ctx), commands, clock)),
+    provision: (tenant = 0, extra = {}) =>
+      pool.provision(async () => recordingGuest(await driver.provision({ ...specFor(`${id}-g${seq++}`, plan, profile, cpusOf(tenant), cell, []), ...extra }, ctx), commands, clock)),
     destroy: (g) => pool.destroy(g),
   };
   let status: SampleStatus = 'ok';

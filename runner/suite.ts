@@ -78,7 +78,8 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   if (!opts.dryRun) {
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
     // the target is checked before anything starts, with the most runs this selection can plan
-    const upper = makePlan(def, opts, chosen, reg, io).runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    // (silent: the plan that runs says what it leaves out, once)
+    const upper = makePlan(def, opts, chosen, reg, { err: () => undefined }).runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
     if (resumeDir) checkOutputTarget(`--resume ${opts.resume}`, resumeDir, resultBytes(upper), [join(resumeDir, SAMPLES), join(resumeDir, MANIFEST)]);
     else checkOutputTarget(`--out ${opts.out}`, opts.out, resultBytes(upper));
     const release = await acquireLock();

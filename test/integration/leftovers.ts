@@ -8,7 +8,9 @@ import { CONTROLLERS, HARNESS_GROUP, cgroupLayout } from '../../drivers/cgroups.
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { GUESTS_DIR, STATE_DIR } from '../../core/host.ts';
 import { TAP_PREFIX } from '../../drivers/kvm.ts';
-import { CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies } from '../../drivers/docker.ts';
+import { BUILD_PROBE_REPO, CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies } from '../../drivers/docker.ts';
+import { IMAGE_BUILD_DIR } from '../../experiments/image.ts';
+import { COW_TAR_DIR } from '../../experiments/cow.ts';
 
 export async function leftovers(): Promise<string[]> {
   const found: string[] = [];
@@ -27,6 +29,8 @@ export async function leftovers(): Promise<string[]> {
   const ps = await execa('pgrep', ['-a', '-f', `^\\[lxc monitor\\] ${LXC_PATH} `], { reject: false });
   for (const l of ps.stdout.split('\n').filter(Boolean)) found.push(`process ${l}`);
   found.push(...(await dockerTraces()));
+  // the lifecycle suite's image builds and cow tars, and docker's plain directories
+  for (const d of [IMAGE_BUILD_DIR, COW_TAR_DIR, join(STATE_DIR, 'docker-plain')]) if (existsSync(d)) for (const n of readdirSync(d)) found.push(`${d}/${n}`);
   return [...new Set(found)];
 }
 
@@ -43,6 +47,8 @@ async function dockerTraces(): Promise<string[]> {
     // no daemon, no containers to list: the state dir above covers a daemon the harness left
     const ps = await execa(DOCKER, ['ps', '--all', '--format', '{{.Names}}'], { reject: false, timeout: 15_000 });
     for (const n of ps.stdout.split('\n').filter((x) => x.startsWith(CONTAINER_PREFIX))) found.push(`docker container ${n}`);
+    const probes = await execa(DOCKER, ['images', BUILD_PROBE_REPO, '--format', '{{.Repository}}:{{.Tag}}'], { reject: false, timeout: 15_000 });
+    for (const n of probes.stdout.split('\n').filter(Boolean)) found.push(`docker image ${n}`);
   }
   return found;
 }

@@ -1,22 +1,28 @@
 // The lifecycle suite (issue 11) at smoke on bare metal, LXC and Docker with real guests, 2
 // repetitions: every launch, storm and footprint cell finishes, each storm guest is a sample of its
 // own, the service answers after the guest does, cold launches are compared with warm ones, a
-// guest's disk increment and idle memory are measured, and nothing is left. VM platforms (TCG here) are left to `npm run suite lifecycle` (CI budget).
+// guest's disk increment and idle memory are measured, images are built (fresh, then removed) and
+// measured, the copy-on-write write job runs into the root file system and a plain directory, and
+// nothing is left. VM platforms (TCG here) are left to `npm run suite lifecycle` (CI budget).
 import test from 'ava';
 import { leftovers } from './leftovers.ts';
 import { smokeRun } from './smoke.ts';
 
-test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms of 1 and 2, footprint, nothing left', async (t) => {
+test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms of 1 and 2, footprint, image, cow, nothing left', async (t) => {
   const run = await smokeRun('lifecycle', ['--platforms', 'baremetal,lxc,docker', '--reps', '2']);
   t.log(`smoke lifecycle on baremetal+lxc+docker, 2 reps: ${run.minutes.toFixed(1)} min`);
   // the figures first, so a failing run still shows them
   const median = (cell: string, metric: string) => run.rows.find((r) => r.cell === cell && r.metric === metric)?.median;
   for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: ready cold ${median(`${p}/launch/cold`, 'ready_s')} s warm ${median(`${p}/launch/warm`, 'ready_s')} s; Redis cold ${median(`${p}/launch/cold`, 'service_s')} s warm ${median(`${p}/launch/warm`, 'service_s')} s; storm of 2 all ready ${median(`${p}/storm/n2`, 'all_ready_s')} s; disk ${median(`${p}/footprint/idle`, 'disk_bytes')} B, idle memory ${median(`${p}/footprint/idle`, 'memory_bytes')} B`);
+  for (const p of ['lxc', 'docker']) t.log(`${p}: image build ${median(`${p}/image/build`, 'build_s')} s, ${median(`${p}/image/build`, 'image_bytes')} B (rootfs ${median(`${p}/image/build`, 'rootfs_s')} s)`);
+  for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: cow write plain ${median(`${p}/cow/plain`, 'write_s')} s, layer ${median(`${p}/cow/layer`, 'write_s')} s, ratio ${run.rows.find((r) => r.cell === `${p}/cow/layer` && r.metric === 'write_s')?.ratio}`);
   t.is(run.exitCode, 0, run.tail);
   t.deepEqual(run.samples.filter((s) => s.status !== 'ok').map((s) => `${s.cell} ${s.metric} ${s.status} ${s.message}`), [], 'every run finishes');
   const ids = run.manifest.cells.map((c) => c.id);
   for (const p of ['baremetal', 'lxc', 'docker']) for (const c of ['launch/cold', 'launch/warm', 'storm/n1', 'storm/n2', 'footprint/idle']) t.true(ids.includes(`${p}/${c}`), `${p}/${c} planned`);
-  t.is(ids.length, 15);
+  for (const c of ['baremetal/cow/plain', 'lxc/image/build', 'lxc/cow/plain', 'lxc/cow/layer', 'docker/image/build', 'docker/cow/plain', 'docker/cow/layer']) t.true(ids.includes(c), `${c} planned`);
+  // bare metal has no image and no copy-on-write layer
+  t.is(ids.length, 22);
   for (const rep of [1, 2]) {
     for (const p of ['baremetal', 'lxc', 'docker']) {
       const of = (cell: string, metric: string) => run.samples.filter((s) => s.cell === `${p}/${cell}` && s.rep === rep && s.metric === metric);
@@ -34,10 +40,20 @@ test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms 
       const memory = of('footprint/idle', 'memory_bytes')[0]!.value!;
       t.true(disk >= 4096 && disk < 200e6, `${p} rep ${rep}: disk ${disk} B`);
       t.true((memory > 0 || p === 'baremetal') && memory < 512 * 1024 ** 2, `${p} rep ${rep}: idle memory ${memory} B`);
+      // an image is at least the smoke subset of the rootfs (docker: its usr/share; lxc: the whole rootfs)
+      if (p !== 'baremetal') {
+        const bytes = of('image/build', 'image_bytes')[0]!.value!;
+        const build = of('image/build', 'build_s')[0]!.value!;
+        t.true(bytes > 50e6 && bytes < 20e9 && build > 0, `${p} rep ${rep}: image ${bytes} B built in ${build} s`);
+      }
+      for (const param of p === 'baremetal' ? ['plain'] : ['plain', 'layer']) {
+        const write = of(`cow/${param}`, 'write_s')[0]!.value!;
+        t.true(write > 0 && write < 60, `${p} cow ${param} rep ${rep}: ${write} s`);
+      }
     }
   }
   // summary: a row per cell and metric; cold against warm, n2 against n1
   for (const c of run.manifest.cells) t.true(run.rows.some((r) => r.cell === c.id), `${c.id} summarized`);
-  for (const r of run.rows.filter((x) => /launch\/cold|storm\/n2/.test(x.cell ?? ''))) t.not(r.ratio, '', `${r.cell} ${r.metric}: a ratio`);
+  for (const r of run.rows.filter((x) => /launch\/cold|storm\/n2|cow\/layer/.test(x.cell ?? ''))) t.not(r.ratio, '', `${r.cell} ${r.metric}: a ratio`);
   t.deepEqual(await leftovers(), []);
 });
