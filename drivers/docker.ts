@@ -124,14 +124,14 @@ async function importPrivateImage(rootfsDir: string, guest: string, signal?: Abo
     await writeFile(join(stage, 'etc', 'virtbench-image'), `${id}\n`);
     await writeFile(join(stage, 'etc', 'virtbench-private'), `${guest}\n`);
     const tar = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfsDir, '-cf', '-', '.', '-C', stage, './etc/virtbench-image', './etc/virtbench-private', './var/tmp/virtbench'];
-    const r = await execa('tar', tar, { cancelSignal: signal, reject: false }).pipe(DOCKER, ['import', ...privateImageChanges(id, guest), '-', privateImageTag(guest)], { reject: false, all: true, cancelSignal: signal });
-    const src = r.pipedFrom[0];
-    if (src && src.exitCode !== 0) {
-      // a cut-off tar may still import: the image would be incomplete
+    const importer = [DOCKER, 'import', ...privateImageChanges(id, guest), '-', privateImageTag(guest)];
+    // a shell pipe: a GB of tar through node's streams would cost CPU (and buffer limits); pipefail
+    // catches a tar cut short, which docker might otherwise import as an incomplete image
+    const r = await execa('bash', ['-c', 'set -o pipefail; n=$1; shift; tar "${@:1:n}" | "${@:n+1}"', 'bash', String(tar.length), ...tar, ...importer], { reject: false, all: true, cancelSignal: signal });
+    if (r.exitCode !== 0) {
       await removeImage(privateImageTag(guest)).catch(() => undefined);
-      throw new Error(`tar of ${rootfsDir} for ${guest}'s private image failed: ${tail(String(src.stderr ?? ''), 2)}`);
+      throw new Error(`tar | docker import of ${privateImageTag(guest)} failed: ${tail(r.all, 2)}`);
     }
-    if (r.exitCode !== 0) throw new Error(`docker import of ${privateImageTag(guest)} failed: ${tail(r.all, 2)}`);
     // written out now, so that its writeback does not run during the launches that follow
     await execa('sync', ['-f', '/var/lib/docker']);
   } finally {
