@@ -52,6 +52,8 @@ export interface RunOptions {
   tenants?: number[];
   /** --storm-sizes n,n: suites with a storm experiment: the storm sizes (each shared and private) instead of the profile's. */
   stormSizes?: number[];
+  /** --storm-images shared|private|both: which storms (default both). */
+  stormImages?: 'shared' | 'private' | 'both';
 }
 
 export const GUEST_MITIGATIONS = ['host', 'auto', 'off'] as const;
@@ -85,6 +87,9 @@ options:
   --storm-sizes N,N             suites with a storm experiment: guests started at once, each size on the shared
                                 image and on private copies (default: the profile's); N guests that would not fit
                                 in 3/4 of the host's memory are refused
+  --storm-images shared|private|both
+                                suites with a storm experiment: storms on the shared image only, on private
+                                copies only, or both (default)
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
   --accel auto|kvm|tcg          VM platforms: auto (default) uses KVM where a probe guest boots under it, else
                                 TCG emulation at the smoke profile only; tcg forces emulation at any profile;
@@ -202,6 +207,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         overcommit: { type: 'string' },
         tenants: { type: 'string' },
         'storm-sizes': { type: 'string' },
+        'storm-images': { type: 'string' },
         accel: { type: 'string' },
         'guest-mitigations': { type: 'string' },
         'no-monitors': { type: 'boolean' },
@@ -241,6 +247,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   for (const f of overcommit ?? []) if (f < 1) throw new UsageError(`--overcommit ${f} is below 1: there is nothing to overcommit`);
   for (const k of tenants ?? []) if (!Number.isInteger(k) || k < 1) throw new UsageError(`--tenants must be whole numbers of at least 1, got ${k}`);
   const stormSizes = stormSizesOf(list(v['storm-sizes']), def);
+  const stormImages = oneOf('storm image kind', v['storm-images'], ['shared', 'private', 'both'] as const);
+  if (stormImages && !def.experiments?.some((e) => e.name === 'storm')) throw new UsageError(`--storm-images: suite ${def.name} has no storm experiment`);
   const vcpus = int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus;
   const memoryBytes = v.memory === undefined ? p.memoryBytes : parseSize(v.memory);
   if (v['memory-budget'] !== undefined && !def.groups?.some((g) => g.overcommit || g.allocation)) throw new UsageError(`--memory-budget: suite ${def.name} has no multi-tenant cells`);
@@ -275,6 +283,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     ...(overcommit ? { overcommit } : {}),
     ...(tenants ? { tenants } : {}),
     ...(stormSizes ? { stormSizes } : {}),
+    ...(stormImages ? { stormImages } : {}),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
     ...(v['guest-mitigations'] !== undefined ? { guestMitigations: oneOf('guest mitigation setting', v['guest-mitigations'], GUEST_MITIGATIONS) } : {}),
     ...(v['no-monitors'] ? { noMonitors: true } : {}),

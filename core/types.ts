@@ -268,6 +268,8 @@ export interface ExperimentPlanContext {
   hostMemoryBytes: number;
   /** --storm-sizes, when given: the storm sizes the user asked for (instead of the profile's). */
   stormSizes?: number[];
+  /** --storm-images: storms on the shared image only, on private copies only, or both (default). */
+  stormImages?: 'shared' | 'private' | 'both';
 }
 
 /** The context an experiment's procedure runs in: the run's context, its cell's parameter, and guests to provision. */

@@ -56,7 +56,7 @@ export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: stri
   const experimentNotes: string[] = [];
   const experimentParams: Record<string, string[]> = {};
   for (const e of def.experiments ?? []) {
-    const p = e.params({ profile: opts.profile, memoryBytes: fitToHost(opts, 1, cpus().length, totalmem()).memoryBytes, hostMemoryBytes: totalmem(), ...(opts.stormSizes ? { stormSizes: opts.stormSizes } : {}) });
+    const p = e.params({ profile: opts.profile, memoryBytes: fitToHost(opts, 1, cpus().length, totalmem()).memoryBytes, hostMemoryBytes: totalmem(), ...(opts.stormSizes ? { stormSizes: opts.stormSizes } : {}), ...(opts.stormImages ? { stormImages: opts.stormImages } : {}) });
     experimentParams[e.name] = p.params;
     if (p.note && (!opts.workloads || opts.workloads.includes(e.name))) experimentNotes.push(p.note);
   }

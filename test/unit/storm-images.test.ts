@@ -93,6 +93,9 @@ test('storm params: shared n<N> per size, n<N>-private at smoke only for 2, at q
   });
   // --storm-sizes: those sizes, each shared and private, at any profile
   t.deepEqual(stormParams({ profile: 'smoke', memoryBytes: 1 * GiB, hostMemoryBytes: 24 * GiB, stormSizes: [1, 4] }).params, ['n1', 'n1-private', 'n4', 'n4-private']);
+  // --storm-images: one kind only
+  t.deepEqual(stormParams({ profile: 'quick', memoryBytes: 2 * GiB, hostMemoryBytes: 24 * GiB, stormImages: 'shared' }).params, ['n1', 'n2', 'n4', 'n8']);
+  t.deepEqual(stormParams({ profile: 'smoke', memoryBytes: 1 * GiB, hostMemoryBytes: 24 * GiB, stormImages: 'private' }).params, ['n2-private']);
   // asked for explicitly, a size that does not fit is bad input, not a note
   const err = t.throws(() => stormParams({ profile: 'smoke', memoryBytes: 1 * GiB, hostMemoryBytes: 24 * GiB, stormSizes: [2, 19] }));
   t.true(err instanceof UsageError);
@@ -214,6 +217,7 @@ test('bad input, one line, exit 2, nothing started: --storm-sizes too large for 
     [{ ...world().driver, imageCopyTarget: async () => ({ dir: tmpdir(), bytes: 1024 ** 5 }) }, ['--storm-sizes', '2'], /^virtbench: fake\/storm\/n2-private needs 2 private copies of the fake image \(1048576\.0 GiB each\)/],
     [world().driver, ['--storm-sizes', '0'], /^virtbench: --storm-sizes takes whole numbers of at least 1 separated by commas, got '0'$/],
     [world().driver, ['--storm-sizes', '2,x'], /^virtbench: --storm-sizes takes whole numbers/],
+    [world().driver, ['--storm-images', 'own'], /^virtbench: unknown storm image kind 'own'; valid: shared, private, both$/],
   ];
   for (const dryRun of [true, false]) {
     for (const [driver, args, re] of cases) {
@@ -232,6 +236,8 @@ test('bad input, one line, exit 2, nothing started: --storm-sizes too large for 
   const other: SuiteDefinition = { ...lifecycle, experiments: lifecycle.experiments!.filter((e) => e.name !== 'storm'), platforms: ['fake'] };
   const r = await run(other, { drivers: { fake: world().driver }, workloads: {}, neighbours: {} }, ['--dry-run', '--storm-sizes', '2']);
   t.deepEqual([r.code, r.err], [2, ['virtbench: --storm-sizes: suite lifecycle has no storm experiment']]);
+  const r2 = await run(other, { drivers: { fake: world().driver }, workloads: {}, neighbours: {} }, ['--dry-run', '--storm-images', 'shared']);
+  t.deepEqual([r2.code, r2.err], [2, ['virtbench: --storm-images: suite lifecycle has no storm experiment']]);
 });
 
 test('the CLI itself: --storm-sizes beyond host memory is one line on stderr and exit 2', async (t) => {
