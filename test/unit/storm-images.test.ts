@@ -12,7 +12,7 @@ import { UsageError } from '../../core/errors.ts';
 import type { Cell, Driver, Guest, GuestSpec, Profile } from '../../core/types.ts';
 import { lxcConfig } from '../../drivers/lxc.ts';
 import { PRIVATE_REPO, privateImageChanges, privateImagesIn } from '../../drivers/docker.ts';
-import storm, { parseStormParam, stormParams, stormReference } from '../../experiments/storm.ts';
+import storm, { PRIVATE_NOTE, parseStormParam, stormParams, stormReference } from '../../experiments/storm.ts';
 import { checkImageCopies } from '../../runner/image-copies.ts';
 import { measure, type RunEnv } from '../../runner/measure.ts';
 import { metricsOf, withExperiments, type Registry } from '../../runner/registry.ts';
@@ -150,8 +150,11 @@ test('a private storm: every copy made before the first guest is provisioned, ea
     ['all_ready_s', undefined, 'ok'],
     ['disk_bytes', 0, 'ok'],
     ['disk_bytes', 1, 'ok'],
+    ['copy_s', 0, 'ok'],
+    ['copy_s', 1, 'ok'],
   ]);
-  t.regex(samples[0]!.note!, /^private image copy of 1048576000 B made in 0\.5 s before the start \(untimed\)$/);
+  t.is(samples[0]!.note, PRIVATE_NOTE);
+  t.is(samples[5]!.value, 0.5);
   t.is(samples[3]!.value, 1000 * MiB);
   const kinds = w.events.map((e) => e.split(' ')[0]);
   t.deepEqual(kinds, ['copy', 'copy', 'provision', 'provision', 'destroy', 'destroy', 'remove', 'remove']);
@@ -164,6 +167,7 @@ test('a private storm: every copy made before the first guest is provisioned, ea
   const s2 = await measure(planned(cellOf('n2')), envFor(t, shared.driver), profile, new AbortController().signal, () => undefined);
   t.deepEqual(shared.events.filter((e) => e.startsWith('copy') || e.includes('private')), []);
   t.deepEqual(s2.filter((s) => s.metric === 'disk_bytes').map((s) => s.value), [36 * 1024, 36 * 1024]);
+  t.deepEqual(s2.filter((s) => s.metric === 'copy_s'), []);
   t.is(s2[0]!.note, undefined);
 });
 
