@@ -1,8 +1,8 @@
 // LXC: real containers with the lxc-* tools. Each guest is an overlay over the cached Debian root
 // filesystem (copy-on-write: a new guest costs an empty upper directory), or with a private image
 // its own full copy of that directory, in a container path of the harness's own so that the host's
-// containers are never touched. Limits are the same cgroup
-// files bare metal uses, written as lxc.cgroup[2].* keys.
+// containers are never touched. Limits are the same cgroup files bare metal uses, written as
+// lxc.cgroup[2].* keys.
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
