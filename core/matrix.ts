@@ -78,6 +78,12 @@ export interface MatrixSelection {
   onSkip?: (line: string) => void;
   /** Experiments: the parameters of this run per experiment name (Experiment.params); absent = none of its cells. */
   experimentParams?: Record<string, string[]>;
+  /**
+   * Experiments: per platform, true when it can give a guest a private image copy (Driver.copyImage),
+   * else why not; cells that need copies (Experiment.imageCopies) are skipped, said once, on a
+   * platform without. Absent: every platform can.
+   */
+  privateImages?: Record<string, true | string>;
 }
 
 type CellKey = Omit<Cell, 'id' | 'reference' | 'group' | 'referenceAxis'>;
@@ -140,14 +146,21 @@ function experimentCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
       const params = sel.experimentParams?.[e.name] ?? [];
       const limits = { cpuPolicy: sel.platformLimits?.[platform]?.cpuPolicy ?? sel.cpuPolicy, memoryLimit: sel.platformLimits?.[platform]?.memoryLimit ?? sel.memoryLimit };
       const idOf = (param: string) => `${platform}/${e.name}/${param}`;
+      // cells the experiment says a platform has none of (a line each), and, on a platform without
+      // private image copies, the cells that need them (one line for all of them)
+      const canCopy = sel.privateImages?.[platform] ?? true;
+      const needCopies = canCopy === true ? [] : params.filter((param) => (e.imageCopies?.(param) ?? 0) > 0);
+      if (needCopies.length > 0) sel.onSkip?.(`skipping ${e.name} cells ${needCopies.join(', ')} on ${platform}: they need a private image per guest, and ${canCopy}`);
       const kept = params.filter((param) => {
+        if (needCopies.includes(param)) return false;
         const why = e.skip?.(platform, param);
         if (why) sel.onSkip?.(`${idOf(param)} skipped: ${why}`);
         return !why;
       });
       for (const param of kept) {
         if (param === '' || /[/:#\s]/.test(param)) throw new Error(`experiment ${e.name}: parameter '${param}' cannot be part of a cell id`);
-        const reference = e.reference !== undefined && e.reference !== param && kept.includes(e.reference) ? idOf(e.reference) : undefined;
+        const ref = typeof e.reference === 'function' ? e.reference(param) : e.reference;
+        const reference = ref !== undefined && ref !== param && kept.includes(ref) ? idOf(ref) : undefined;
         cells.push({ id: idOf(param), platform, workload: e.name, resource: e.resource, neighbourKind: 'none', neighbour: 'none', ...limits, overcommit: 1, param, ...(reference ? { reference } : {}) });
       }
     }

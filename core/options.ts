@@ -50,6 +50,10 @@ export interface RunOptions {
   overcommit?: number[];
   /** --tenants k,k: replaces the allocation tenant counts of the suite's groups. */
   tenants?: number[];
+  /** --storm-sizes n,n: suites with a storm experiment: the storm sizes (each shared and private) instead of the profile's. */
+  stormSizes?: number[];
+  /** --storm-images shared|private|both: which storms (default both). */
+  stormImages?: 'shared' | 'private' | 'both';
 }
 
 export const GUEST_MITIGATIONS = ['host', 'auto', 'off'] as const;
@@ -80,6 +84,12 @@ options:
                                 --memory would get, at most half the host's memory); overcommit f puts f x M in M
   --overcommit F,F              suites with an overcommit axis: the factors to run (e.g. 1,1.5,2), each at least 1
   --tenants K,K                 suites with an allocation axis: tenant counts, each dividing the host's CPUs
+  --storm-sizes N,N             suites with a storm experiment: guests started at once, each size on the shared
+                                image and on private copies (default: the profile's); N guests that would not fit
+                                in 3/4 of the host's memory are refused
+  --storm-images shared|private|both
+                                suites with a storm experiment: storms on the shared image only, on private
+                                copies only, or both (default)
   --pids-max N                  process limit of every guest (bounds the fork bomb) (default 1024)
   --accel auto|kvm|tcg          VM platforms: auto (default) uses KVM where a probe guest boots under it, else
                                 TCG emulation at the smoke profile only; tcg forces emulation at any profile;
@@ -150,6 +160,17 @@ function numbers(name: string, items: string[] | undefined, def: SuiteDefinition
   });
 }
 
+/** --storm-sizes: whole numbers of at least 1, for a suite with a storm experiment; sorted, each once. */
+function stormSizesOf(items: string[] | undefined, def: SuiteDefinition): number[] | undefined {
+  if (items === undefined) return undefined;
+  if (!def.experiments?.some((e) => e.name === 'storm')) throw new UsageError(`--storm-sizes: suite ${def.name} has no storm experiment`);
+  const sizes = items.map((x) => {
+    if (!/^\d+$/.test(x) || Number(x) < 1) throw new UsageError(`--storm-sizes takes whole numbers of at least 1 separated by commas, got '${x}'`);
+    return Number(x);
+  });
+  return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
 export interface Known {
   platforms: string[];
   workloads: string[];
@@ -185,6 +206,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         'memory-budget': { type: 'string' },
         overcommit: { type: 'string' },
         tenants: { type: 'string' },
+        'storm-sizes': { type: 'string' },
+        'storm-images': { type: 'string' },
         accel: { type: 'string' },
         'guest-mitigations': { type: 'string' },
         'no-monitors': { type: 'boolean' },
@@ -223,6 +246,9 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
   const tenants = numbers('tenants', list(v.tenants), def, (g) => g.allocation !== undefined, 'allocation axis');
   for (const f of overcommit ?? []) if (f < 1) throw new UsageError(`--overcommit ${f} is below 1: there is nothing to overcommit`);
   for (const k of tenants ?? []) if (!Number.isInteger(k) || k < 1) throw new UsageError(`--tenants must be whole numbers of at least 1, got ${k}`);
+  const stormSizes = stormSizesOf(list(v['storm-sizes']), def);
+  const stormImages = oneOf('storm image kind', v['storm-images'], ['shared', 'private', 'both'] as const);
+  if (stormImages && !def.experiments?.some((e) => e.name === 'storm')) throw new UsageError(`--storm-images: suite ${def.name} has no storm experiment`);
   const vcpus = int('vcpus', v.vcpus, 1, 1024) ?? p.vcpus;
   const memoryBytes = v.memory === undefined ? p.memoryBytes : parseSize(v.memory);
   if (v['memory-budget'] !== undefined && !def.groups?.some((g) => g.overcommit || g.allocation)) throw new UsageError(`--memory-budget: suite ${def.name} has no multi-tenant cells`);
@@ -256,6 +282,8 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     ...(v['memory-budget'] !== undefined ? { memoryBudgetChosen: true } : {}),
     ...(overcommit ? { overcommit } : {}),
     ...(tenants ? { tenants } : {}),
+    ...(stormSizes ? { stormSizes } : {}),
+    ...(stormImages ? { stormImages } : {}),
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
     ...(v['guest-mitigations'] !== undefined ? { guestMitigations: oneOf('guest mitigation setting', v['guest-mitigations'], GUEST_MITIGATIONS) } : {}),
     ...(v['no-monitors'] ? { noMonitors: true } : {}),

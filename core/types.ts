@@ -46,6 +46,22 @@ export interface GuestSpec {
    * mount of a fresh host directory; for a VM a raw disk): Guest.plainDir. A driver that cannot refuses.
    */
   plainDir?: boolean;
+  /**
+   * The guest's root image: 'shared' (default) = a copy-on-write layer over the platform's one
+   * cached image (lxc's overlay, docker's image layers, a qcow2 backing file, lightvm's 9p root);
+   * 'private' = its own full copy of that image (Driver.copyImage), removed with the guest.
+   */
+  image?: 'shared' | 'private';
+}
+
+/** A guest's own full copy of its platform's image (GuestSpec.image 'private'), made before the guest is launched. */
+export interface ImageCopy {
+  /** Bytes the copy occupies on the host's disk (allocated blocks). */
+  bytes: number;
+  /** Seconds making it took (never part of a launch time). */
+  seconds: number;
+  /** Remove it; idempotent. A guest provisioned on it removes it on destroy() anyway. */
+  remove(): Promise<void>;
 }
 
 export interface ExecOptions {
@@ -159,6 +175,17 @@ export interface Driver {
   provisionTenants?(specs: GuestSpec[], ctx: RunContext): Promise<Guest[]>;
   /** Remove anything a crashed earlier run of this driver left behind. */
   sweep?(): Promise<string[]>;
+  /**
+   * GuestSpec.image 'private': make the guest's own full copy of the platform's image now, before
+   * anything is timed (written out to disk); provision() of the same spec then starts the guest on
+   * it, its destroy() removes it, and sweep() removes one a killed run left. Absent: the platform
+   * has no per-guest image (noPrivateImage says why) and cells that need one are skipped.
+   */
+  copyImage?(spec: GuestSpec, ctx: RunContext): Promise<ImageCopy>;
+  /** For the free-space check before a run: the directory private copies go to, and the image's size (undefined until it is built). */
+  imageCopyTarget?(guestPackages: string[]): Promise<{ dir: string; bytes?: number }>;
+  /** Why this platform has no private image copies (one sentence), when copyImage is absent. */
+  readonly noPrivateImage?: string;
 }
 
 export interface MetricSpec {
@@ -246,6 +273,10 @@ export interface ExperimentPlanContext {
   /** Memory per guest of this run. */
   memoryBytes: number;
   hostMemoryBytes: number;
+  /** --storm-sizes, when given: the storm sizes the user asked for (instead of the profile's). */
+  stormSizes?: number[];
+  /** --storm-images: storms on the shared image only, on private copies only, or both (default). */
+  stormImages?: 'shared' | 'private' | 'both';
 }
 
 /** The context an experiment's procedure runs in: the run's context, its cell's parameter, and guests to provision. */
@@ -258,9 +289,24 @@ export interface ExperimentContext extends RunContext {
    * destroys every guest provisioned here after the run, whatever happens, including guests whose
    * provisioning is still under way when the procedure throws or times out.
    */
-  provision(tenant?: number, extra?: Pick<GuestSpec, 'plainDir'>): Promise<Guest>;
+  provision(tenant?: number, extra?: { image?: PrivateImage; plainDir?: boolean }): Promise<Guest>;
+  /**
+   * A private copy of the platform's image for tenant's next guest, made now, before any timing
+   * (Driver.copyImage); pass it to provision() ({ image }) to start that guest on it. The runner
+   * removes it with its guest, or after the run if no guest was started on it.
+   */
+  copyImage(tenant?: number): Promise<PrivateImage>;
   /** Destroy a guest of this run now (e.g. an untimed warm-up launch); the runner then leaves it alone. */
   destroy(guest: Guest): Promise<void>;
+}
+
+/** A private image copy made for one guest of an experiment (ExperimentContext.copyImage). */
+export interface PrivateImage {
+  /** The name the guest started on it will have. */
+  readonly guest: string;
+  readonly tenant: number;
+  readonly bytes: number;
+  readonly seconds: number;
 }
 
 /** One value an experiment measured; a per-guest value names its tenant, a value it could not get says why. */
@@ -289,14 +335,19 @@ export interface Experiment {
   readonly name: string;
   readonly resource: Resource;
   readonly description: string;
-  /** Every metric run() may return (units and directions of its samples). */
-  readonly metrics: MetricSpec[];
+  /**
+   * Every metric run() may return (units and directions of its samples). An `optional` one may be
+   * absent from a run (a platform that cannot measure it): no sample then, rather than an error.
+   */
+  readonly metrics: (MetricSpec & { optional?: boolean })[];
   /** Debian packages its guests need (must be in the cached guest image: a workload's guestPackages). */
   readonly guestPackages: string[];
   /** Platforms it applies to; undefined = every platform of the suite. */
   readonly platforms?: string[];
-  /** The parameter whose cell the others are compared with in ratios. */
-  readonly reference?: string;
+  /** The parameter whose cell the others are compared with in ratios, or that parameter per parameter (undefined: none). */
+  readonly reference?: string | ((param: string) => string | undefined);
+  /** How many private image copies (GuestSpec.image 'private') a run of this parameter holds at once; 0 or absent: none. */
+  imageCopies?(param: string): number;
   /** The cells' parameters for this run, and one line when the host limited them. */
   params(p: ExperimentPlanContext): { params: string[]; note?: string };
   /** Why a platform has no cell of a parameter (one line, said when planning), or undefined when it has one. */

@@ -126,6 +126,7 @@ class BareMetalGuest implements Guest {
 const baremetal: Driver = {
   name: 'baremetal',
   description: 'host processes in a harness cgroup with the same limits as a container',
+  noPrivateImage: 'bare metal has no guest image: its guests run on the host\'s own files',
   // the workloads' guest packages (redis-server, fio, a JDK...) are installed on the host instead
   hostPackages: ['procps', 'iproute2'],
   guestIsHost: true,

@@ -12,6 +12,9 @@
 // No registry is reachable: the image is built locally, through a Dockerfile, from the harness's
 // cached Debian root filesystem (a tar of it ADDed onto `scratch`, then one small layer), and cached
 // by that root filesystem's id; its build time and layer sizes are recorded beside the cache.
+// A guest on a private image (GuestSpec.image 'private') gets an image of its own: the rootfs plus a
+// marker naming the guest, `docker import`ed as one layer whose digest no other image shares, so
+// overlay2 stores it apart (a full copy); it is removed with the guest, and by sweep after a crash.
 //
 // Networking: `--network none`, then a veth into the container's namespace on the harness bridge
 // with a static address, as LXC is attached. Docker's own bridge driver would take the harness
@@ -23,20 +26,21 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { cp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling, pidAlive } from '../core/host.ts';
-import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
+import type { Driver, ExecOptions, Guest, GuestSpec, ImageCopy, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import {
   CONTROLLERS, HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, oomKillsOf, settingsFor,
   type CgroupLayout, type CgroupSetting,
 } from './cgroups.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
-import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
 import { treeUsageBytes } from './disk-usage.ts';
 
 export const DOCKER = '/usr/bin/docker';
@@ -75,6 +79,76 @@ export function dockerfile(rootfsId: string): string {
     'CMD ["/usr/bin/tini", "-s", "--", "/bin/sleep", "infinity"]',
     '',
   ].join('\n');
+}
+
+/** Every guest's private image (GuestSpec.image 'private') is a tag of this repository: the guest's name. */
+export const PRIVATE_REPO = 'virtbench/private';
+export const privateImageTag = (guest: string) => `${PRIVATE_REPO}:${guest.toLowerCase()}`;
+/** Where the daemon keeps its tags: readable without a daemon, so leftovers and sweep see private images of a stopped one. */
+export const REPOSITORIES_JSON = '/var/lib/docker/image/overlay2/repositories.json';
+
+/** Private images the daemon's tag file lists (pure on its text, for tests). */
+export function privateImagesIn(repositoriesJson: string): string[] {
+  try {
+    const r = JSON.parse(repositoriesJson) as { Repositories?: Record<string, Record<string, string>> };
+    return Object.keys(r.Repositories?.[PRIVATE_REPO] ?? {});
+  } catch {
+    return [];
+  }
+}
+
+export function privateImagesOnDisk(): string[] {
+  return existsSync(REPOSITORIES_JSON) ? privateImagesIn(readFileSync(REPOSITORIES_JSON, 'utf8')) : [];
+}
+
+/**
+ * `docker import` settings of a private image: what the shared image's Dockerfile gives (PATH as
+ * the builder sets it, the command, the rootfs label) plus the guest it belongs to.
+ */
+export function privateImageChanges(rootfsId: string, guest: string): string[] {
+  return [
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'CMD ["/usr/bin/tini", "-s", "--", "/bin/sleep", "infinity"]',
+    `LABEL virtbench.rootfs=${rootfsId} virtbench.private=${guest}`,
+  ].flatMap((c) => ['--change', c]);
+}
+
+/**
+ * A private image for one guest: the whole root filesystem plus the shared image's small files and
+ * a marker naming the guest, imported as ONE layer. Layers are stored by content: the marker makes
+ * this layer's digest differ from the shared image's and every other guest's, so overlay2 keeps a
+ * full copy of its own (the shared image's rootfs layer would be reused by any image built on it).
+ */
+async function importPrivateImage(rootfsDir: string, guest: string, signal?: AbortSignal): Promise<void> {
+  const stage = await mkdtemp(join(tmpdir(), 'vb-private-image-'));
+  try {
+    const id = basename(rootfsDir);
+    await mkdir(join(stage, 'etc'), { recursive: true });
+    await mkdir(join(stage, 'var', 'tmp', 'virtbench'), { recursive: true });
+    await writeFile(join(stage, 'etc', 'virtbench-image'), `${id}\n`);
+    await writeFile(join(stage, 'etc', 'virtbench-private'), `${guest}\n`);
+    const tar = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfsDir, '-cf', '-', '.', '-C', stage, './etc/virtbench-image', './etc/virtbench-private', './var/tmp/virtbench'];
+    const importer = [DOCKER, 'import', ...privateImageChanges(id, guest), '-', privateImageTag(guest)];
+    // a shell pipe: a GB of tar through node's streams would cost CPU (and buffer limits); pipefail
+    // catches a tar cut short, which docker might otherwise import as an incomplete image
+    const r = await execa('bash', ['-c', 'set -o pipefail; n=$1; shift; tar "${@:1:n}" | "${@:n+1}"', 'bash', String(tar.length), ...tar, ...importer], { reject: false, all: true, cancelSignal: signal });
+    if (r.exitCode !== 0) {
+      await removeImage(privateImageTag(guest)).catch(() => undefined);
+      throw new Error(`tar | docker import of ${privateImageTag(guest)} failed: ${tail(r.all, 2)}`);
+    }
+    // written out now, so that its writeback does not run during the launches that follow
+    await execa('sync', ['-f', '/var/lib/docker']);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** Bytes an image's own top layer occupies (its overlay2 diff directory). */
+async function topLayerBytes(tag: string): Promise<number> {
+  const r = await docker(['image', 'inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', tag]);
+  const dir = r.stdout.trim();
+  if (r.exitCode !== 0 || !dir.startsWith('/')) throw new Error(`image ${tag}: no layer directory to measure: ${tail(r.all, 2)}`);
+  return treeUsageBytes(dir);
 }
 
 /** docker flags that write exactly these cgroup files with exactly these values (the rest is written directly). */
@@ -490,12 +564,12 @@ class DockerGuest implements Guest {
     return cgroupUsage(cgroupLayout(), this.cgroupRel);
   }
 
-  /** Its writable layer (overlay2's upper directory; the image's layers are shared). */
+  /** Its writable layer (overlay2's upper directory; the shared image's layers are not counted), plus its private image's layer. */
   async diskBytes(): Promise<number> {
     const r = await docker(['inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', this.container]);
     const upper = r.stdout.trim();
     if (r.exitCode !== 0 || !upper.startsWith('/')) throw new Error(`container ${this.container}: no writable layer to measure: ${tail(r.all, 2)}`);
-    return treeUsageBytes(upper);
+    return (await treeUsageBytes(upper)) + (this.spec.image === 'private' ? await topLayerBytes(privateImageTag(this.name)) : 0);
   }
 
   /** Kill everything but the container's init, so the guest stays usable. */
@@ -510,6 +584,7 @@ class DockerGuest implements Guest {
   private async teardown(): Promise<void> {
     await removeContainer(this.container);
     if (this.plainHost) await rm(this.plainHost, { recursive: true, force: true });
+    if (this.spec.image === 'private') await removeImage(privateImageTag(this.name));
     if (this.veth) await execa('ip', ['link', 'del', this.veth], { reject: false });
     // runc removes the container's cgroups; a group it could not remove (a process it missed) goes here
     if (this.cgroupRel) {
@@ -536,6 +611,7 @@ async function removeContainer(name: string): Promise<void> {
 }
 
 let image: string | undefined;
+let rootfs: string | undefined;
 let parentsUndo: (() => Promise<void>) | undefined;
 
 const dockerDriver: Driver = {
@@ -553,7 +629,7 @@ const dockerDriver: Driver = {
     return { ok: true, accel: 'native' };
   },
   async prepare(ctx: PrepareContext) {
-    const rootfs = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
+    rootfs = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
     await ensureDaemon(ctx.log);
     // registered before any container, so it runs after the last one is gone
     parentsUndo ??= onCleanup('harness cgroup in the hierarchies runc also uses', () => {
@@ -562,16 +638,36 @@ const dockerDriver: Driver = {
     });
     image = (await ensureImage(rootfs, ctx.log)).tag;
   },
-  async provision(spec: GuestSpec, _ctx: RunContext) {
-    if (!image) throw new Error('docker driver used before prepare()');
+  async provision(spec: GuestSpec, ctx: RunContext) {
+    if (!image || !rootfs) throw new Error('docker driver used before prepare()');
     const guest = new DockerGuest(spec);
     try {
-      await guest.start(image);
+      // private: its own image (made by copyImage before the launch, else now)
+      if (spec.image === 'private' && (await docker(['image', 'inspect', privateImageTag(spec.name)])).exitCode !== 0) await importPrivateImage(rootfs, spec.name, ctx.signal);
+      await guest.start(spec.image === 'private' ? privateImageTag(spec.name) : image);
     } catch (err) {
       await guest.destroy();
       throw err;
     }
     return guest;
+  },
+  async copyImage(spec: GuestSpec, ctx: RunContext): Promise<ImageCopy> {
+    if (!rootfs) throw new Error('docker driver used before prepare()');
+    const tag = privateImageTag(spec.name);
+    // an image no container was started on is removed at the end at the latest; sweep finds it after a crash
+    const remove = onCleanup(`docker private image ${tag}`, () => removeImage(tag));
+    const t0 = performance.now();
+    try {
+      await importPrivateImage(rootfs, spec.name, ctx.signal);
+    } catch (err) {
+      await remove();
+      throw err;
+    }
+    return { bytes: await topLayerBytes(tag), seconds: (performance.now() - t0) / 1000, remove };
+  },
+  async imageCopyTarget(guestPackages: string[]) {
+    const facts = readImageFacts(rootfsPath(recipeFor(guestPackages)));
+    return { dir: '/var/lib/docker', ...(facts ? { bytes: facts.imageBytes } : {}) };
   },
   async sweep() {
     const found: string[] = [];
@@ -583,7 +679,8 @@ const dockerDriver: Driver = {
     const leftDaemon = harnessDaemonPid();
     let started: number | undefined;
     if (!(await daemonAnswers())) {
-      if (!existsSync(DOCKER_STATE) || !existsSync(DOCKERD)) return found;
+      // private images a killed run left are only removed through a daemon: one is started for them too
+      if ((!existsSync(DOCKER_STATE) && privateImagesOnDisk().length === 0) || !existsSync(DOCKERD)) return found;
       started = await startDaemon(() => undefined).catch(() => undefined);
     }
     const ps = await docker(['ps', '--all', '--format', '{{.Names}}']);
@@ -591,9 +688,9 @@ const dockerDriver: Driver = {
       await removeContainer(name).catch(() => undefined);
       found.push(`docker container ${name}`);
     }
-    // images a killed `image` experiment built and did not remove
-    const probes = await docker(['images', BUILD_PROBE_REPO, '--format', '{{.Repository}}:{{.Tag}}']);
-    for (const tag of probes.stdout.split('\n').filter(Boolean)) {
+    // images a killed `image` experiment built, and private storm images a killed run left
+    const tags = await Promise.all([BUILD_PROBE_REPO, PRIVATE_REPO].map((repo) => docker(['images', repo, '--format', '{{.Repository}}:{{.Tag}}'])));
+    for (const tag of tags.flatMap((r) => r.stdout.split('\n')).filter(Boolean)) {
       await removeImage(tag).catch(() => undefined);
       found.push(`docker image ${tag}`);
     }

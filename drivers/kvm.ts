@@ -1,27 +1,28 @@
 // KVM: full virtual machines under QEMU. Debian's generic kernel boots directly (no firmware,
 // no bootloader) with our initramfs, the root is a qcow2 copy-on-write overlay of the cached disk
-// image, commands go through the guest agent over virtio-serial (drivers/vm-agent.ts). The QEMU
+// image (with a private image: the guest's own full copy of that qcow2, no backing file), commands go through the guest agent over virtio-serial (drivers/vm-agent.ts). The QEMU
 // process lives in the guest's harness cgroup, so pinning and limits are the other platforms'.
 // Where KVM cannot boot a guest (e.g. a paravirtual host KVM), TCG is used when allowed and the
 // samples say accel=tcg.
 import { execa, type ResultPromise } from 'execa';
 import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import { shellLine } from '../core/shell-quote.ts';
-import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, ImageCopy, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
 import { resetOomAdjShell } from './oom-guard.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
-import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
+import { treeUsageBytes } from './disk-usage.ts';
 import { currentGuestMitigations } from './mitigations.ts';
 import { AgentConnection } from './vm-agent.ts';
-import { PLAIN_LABEL, createOverlay, createPlainDisk, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
+import { PLAIN_LABEL, createOverlay, createPlainDisk, diskImagePath, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
 
 export const KVM_STATE = join(STATE_DIR, 'kvm');
 const MiB = 1024 * 1024;
@@ -163,13 +164,46 @@ let tapSeq = 0;
  */
 export interface VmMachine {
   platform: string;
+  /** What a private image (GuestSpec.image 'private') replaces: the root disk (kvm), or the root directory shared over 9p (lightvm, given to the machine). */
+  privateImage: 'disk' | 'root-dir';
   /** Kernel command line words for the initramfs (vb.root=...) and this machine. */
   append(accel: Accel): string;
   qemuArgs(o: QemuInput): string[];
 }
 
 /** -M pc booting the ext4 disk image: the study's KVM configuration. */
-const PC_MACHINE: VmMachine = { platform: 'kvm', append: () => 'vb.root=blk', qemuArgs };
+const PC_MACHINE: VmMachine = { platform: 'kvm', privateImage: 'disk', append: () => 'vb.root=blk', qemuArgs };
+
+/** A private guest's own image in its directory: kvm's full qcow2 copy of the disk, lightvm's copy of the root directory. */
+export const privateImagePath = (platform: string, guest: string) => join(STATE_DIR, platform, guest, PRIVATE_IMAGE);
+const PRIVATE_IMAGE = 'private-image';
+
+/** A full copy (not a backing-file overlay) of a VM image file or root directory for one guest, renamed into place and written out. */
+export async function copyVmImage(source: string, platform: string, guest: string, signal?: AbortSignal): Promise<void> {
+  const target = privateImagePath(platform, guest);
+  const tmp = `${target}.copying`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(dirname(target), { recursive: true });
+  const r = await execa('cp', ['-a', '--sparse=always', '--reflink=never', source, tmp], { reject: false, all: true, cancelSignal: signal });
+  if (r.exitCode !== 0) throw new Error(`copy of ${source} for ${guest} failed: ${(r.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  await rename(tmp, target);
+  // written out now, so that its writeback does not run during the launches that follow
+  await execa('sync', ['-f', target]);
+}
+
+/** Driver.copyImage of the VM platforms: the copy, its size and time; removed on remove(), with its guest, or by sweepVms. */
+export async function vmImageCopy(source: string, platform: string, guest: string, signal?: AbortSignal): Promise<ImageCopy> {
+  const dir = dirname(privateImagePath(platform, guest));
+  const remove = onCleanup(`${platform} private image of ${guest}`, () => rm(dir, { recursive: true, force: true }));
+  const t0 = performance.now();
+  try {
+    await copyVmImage(source, platform, guest, signal);
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return { bytes: await treeUsageBytes(privateImagePath(platform, guest)), seconds: (performance.now() - t0) / 1000, remove };
+}
 
 /** Why a guest died, from its serial console: the kernel's panic line, our init's failure, or the last line. */
 export function consoleCause(file: string): string | undefined {
@@ -234,8 +268,15 @@ export class KvmGuest implements Guest {
     return diskUsageBytes(this.overlay);
   }
 
+  /** Its overlay plus, with a private image, that whole copy. */
   async diskBytes(): Promise<number> {
-    return this.overlayBytes();
+    const own = this.spec.image === 'private' && existsSync(this.privateImage) ? await treeUsageBytes(this.privateImage) : 0;
+    return this.overlayBytes() + own;
+  }
+
+  /** The guest's own image (GuestSpec.image 'private'), kept across start()'s clean-up of its directory. */
+  get privateImage(): string {
+    return join(this.dir, PRIVATE_IMAGE);
   }
 
   async start(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
@@ -247,8 +288,12 @@ export class KvmGuest implements Guest {
     ensureHarnessGroup();
     const net = this.spec.network ? await ensureBridge() : undefined;
     this.undo = onCleanup(`${this.platform} guest ${this.name}`, () => this.teardown());
-    await rm(this.dir, { recursive: true, force: true });
+    // a fresh directory, but for a private image made before the launch
+    const own = this.spec.image === 'private';
+    if (own && existsSync(this.dir)) for (const f of readdirSync(this.dir).filter((x) => x !== PRIVATE_IMAGE)) await rm(join(this.dir, f), { recursive: true, force: true });
+    else await rm(this.dir, { recursive: true, force: true });
     await mkdir(this.dir, { recursive: true });
+    if (own && !existsSync(this.privateImage)) throw new Error(`guest ${this.name} is to start on a private image, but none was made (${this.privateImage})`);
     // QEMU's memory is the guest's RAM plus its own overhead: limits cover both, like a container's.
     const qemuSpec = { ...this.spec, memoryBytes: this.spec.memoryBytes + QEMU_OVERHEAD_BYTES };
     this.cgroup.create(qemuSpec, memoryCeiling(qemuSpec));
@@ -296,8 +341,12 @@ export class KvmGuest implements Guest {
 
   private async boot(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
     const { kernel, initramfs } = images!;
-    await rm(this.overlay, { force: true });
-    await createOverlay(disk, this.overlay);
+    // the root disk: an overlay over the shared image, or the guest's own full copy of it
+    const ownDisk = this.spec.image === 'private' && this.machine.privateImage === 'disk';
+    if (!ownDisk) {
+      await rm(this.overlay, { force: true });
+      await createOverlay(disk, this.overlay);
+    }
     const consoleFile = join(this.dir, 'console.log');
     const sock = join(this.dir, 'agent.sock');
     await rm(sock, { force: true });
@@ -310,7 +359,7 @@ export class KvmGuest implements Guest {
       initramfs,
       console: consoleFile,
       append: kernelCmdline(this.accel, kernel, `${this.machine.append(this.accel)} vb.name=${this.name}`),
-      disk: this.overlay,
+      disk: ownDisk ? this.privateImage : this.overlay,
       ...(this.plainDir ? { plainDisk: this.plainDisk } : {}),
       agentSocket: sock,
       tap: this.tap ? { ifname: this.tap, mac: macFor(this.name) } : undefined,
@@ -559,12 +608,22 @@ const kvm: Driver = {
     if (!disk || !accel) throw new Error('kvm driver used before prepare()');
     const guest = new KvmGuest(spec, accel);
     try {
+      // private: its own full copy of the disk (made by copyImage before the launch, else now)
+      if (spec.image === 'private' && !existsSync(privateImagePath('kvm', spec.name))) await copyVmImage(disk, 'kvm', spec.name, ctx.signal);
       await guest.start(disk, ctx.log, ctx.signal);
     } catch (err) {
       await guest.destroy();
       throw err;
     }
     return guest;
+  },
+  async copyImage(spec: GuestSpec, ctx: RunContext) {
+    if (!disk) throw new Error('kvm driver used before prepare()');
+    return vmImageCopy(disk, 'kvm', spec.name, ctx.signal);
+  },
+  async imageCopyTarget(guestPackages: string[]) {
+    const file = diskImagePath(rootfsPath(recipeFor(guestPackages)));
+    return { dir: KVM_STATE, ...(existsSync(file) ? { bytes: diskUsageBytes(file) } : {}) };
   },
   sweep: () => sweepVms('kvm'),
 };

@@ -2,15 +2,18 @@
 // no PCI, no firmware tables beyond a minimal ACPI, virtio-mmio devices only, the kernel booted
 // directly. There is no root disk image: the root is the very directory the LXC driver uses,
 // shared read-only over virtio-9p, under an overlay whose upper layer is an empty ext4 scratch
-// disk (a qcow2 overlay per guest). The scratch disk rather than tmpfs (RAM the guest's memory
+// disk (a qcow2 overlay per guest); with a private image, the guest's own copy of that directory. The scratch disk rather than tmpfs (RAM the guest's memory
 // limit would count; the paper profile writes a 5 GB file) or a host directory over 9p (every
 // write through 9p, measuring 9p rather than the VM's disk path).
 // The guest itself (agent, cgroup, tap, retry, cleanup) is KvmGuest with another machine.
 import type { Accel, Driver, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { UnavailableError } from '../core/errors.ts';
-import { readFileSync } from 'node:fs';
-import kvm, { BALLOON_OPTIONS, KvmGuest, ensureBootImages, sweepVms, type QemuInput, type VmMachine } from './kvm.ts';
-import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATE_DIR } from '../core/host.ts';
+import { treeUsageBytes } from './disk-usage.ts';
+import kvm, { BALLOON_OPTIONS, KvmGuest, copyVmImage, ensureBootImages, privateImagePath, sweepVms, vmImageCopy, type QemuInput, type VmMachine } from './kvm.ts';
+import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
 import { ensureScratchImage } from './vm-image.ts';
 
 const MiB = 1024 * 1024;
@@ -53,6 +56,7 @@ function microvm(rootDir: string): VmMachine {
   const khz = hostTscKhz();
   return {
     platform: 'lightvm',
+    privateImage: 'root-dir',
     append: (accel: Accel) => `vb.root=9p${accel === 'tcg' && khz ? ` tsc_early_khz=${khz}` : ''}`,
     qemuArgs: (o) => microvmArgs({ ...o, rootDir }),
   };
@@ -79,14 +83,25 @@ const lightvm: Driver = {
   },
   async provision(spec: GuestSpec, ctx: RunContext) {
     if (!rootfs || !scratch || !accel) throw new Error('lightvm driver used before prepare()');
-    const guest = new KvmGuest(spec, accel, microvm(rootfs));
+    // private: its own copy of the root directory (made by copyImage before the launch, else now), shared over 9p instead
+    const own = privateImagePath('lightvm', spec.name);
+    const guest = new KvmGuest(spec, accel, microvm(spec.image === 'private' ? own : rootfs));
     try {
+      if (spec.image === 'private' && !existsSync(own)) await copyVmImage(rootfs, 'lightvm', spec.name, ctx.signal);
       await guest.start(scratch, ctx.log, ctx.signal);
     } catch (err) {
       await guest.destroy();
       throw err;
     }
     return guest;
+  },
+  async copyImage(spec: GuestSpec, ctx: RunContext) {
+    if (!rootfs) throw new Error('lightvm driver used before prepare()');
+    return vmImageCopy(rootfs, 'lightvm', spec.name, ctx.signal);
+  },
+  async imageCopyTarget(guestPackages: string[]) {
+    const dir = rootfsPath(recipeFor(guestPackages));
+    return { dir: join(STATE_DIR, 'lightvm'), ...(existsSync(join(dir, '.virtbench-recipe.json')) ? { bytes: await treeUsageBytes(dir) } : {}) };
   },
   sweep: () => sweepVms('lightvm'),
 };

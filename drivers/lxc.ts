@@ -1,19 +1,20 @@
 // LXC: real containers with the lxc-* tools. Each guest is an overlay over the cached Debian root
-// filesystem (copy-on-write: a new guest costs an empty upper directory), in a container path of
-// the harness's own so that the host's containers are never touched. Limits are the same cgroup
-// files bare metal uses, written as lxc.cgroup[2].* keys.
+// filesystem (copy-on-write: a new guest costs an empty upper directory), or with a private image
+// its own full copy of that directory, in a container path of the harness's own so that the host's
+// containers are never touched. Limits are the same cgroup files bare metal uses, written as
+// lxc.cgroup[2].* keys.
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
-import type { Driver, ExecOptions, Guest, GuestSpec, PrepareContext, RunContext } from '../core/types.ts';
+import type { Driver, ExecOptions, Guest, GuestSpec, ImageCopy, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HARNESS_GROUP, allCgroupMounts, cgroupLayout, cgroupOf, cgroupPathsOfPid, cgroupPids, cgroupUsage, ensureHarnessGroup, guestGroupRel, killCgroup, removeEverywhere, killCgroupScript, oomKillsOf, settingsFor } from './cgroups.ts';
 import { unprotected } from './oom-guard.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
-import { ensureRootfs, recipeFor } from './rootfs.ts';
+import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
 import { treeUsageBytes } from './disk-usage.ts';
 
 export const LXC_PATH = join(STATE_DIR, 'lxc');
@@ -27,7 +28,8 @@ let rootfs: string | undefined;
 export function lxcConfig(o: {
   spec: GuestSpec;
   rootfs: string;
-  upper: string;
+  /** The overlay's upper directory over the shared rootfs; absent: `rootfs` is the guest's own (private) directory. */
+  upper?: string;
   cgroupVersion: 1 | 2;
   ceilingBytes: number;
   availableFiles?: (controller: string, file: string) => boolean;
@@ -38,7 +40,7 @@ export function lxcConfig(o: {
     'lxc.include = /usr/share/lxc/config/common.conf',
     'lxc.arch = x86_64',
     `lxc.uts.name = ${o.spec.name}`,
-    `lxc.rootfs.path = overlay:${o.rootfs}:${o.upper}`,
+    o.upper ? `lxc.rootfs.path = overlay:${o.rootfs}:${o.upper}` : `lxc.rootfs.path = dir:${o.rootfs}`,
     // tini reaps orphans (a fork bomb leaves many) and keeps the container alive between commands.
     'lxc.init.cmd = /usr/bin/tini -s -- /bin/sleep infinity',
     'lxc.apparmor.profile = unconfined',
@@ -107,14 +109,17 @@ class LxcGuest implements Guest {
     ensureHarnessGroup(layout);
     const net = this.spec.network ? await ensureBridge() : undefined;
     this.addr = net?.allocate();
-    await mkdir(join(this.dir, 'upper'), { recursive: true });
+    const own = this.spec.image === 'private';
     this.undo = onCleanup(`lxc container ${this.name}`, () => this.teardown());
+    // private: its own full copy of the rootfs (made by copyImage before the launch, else now)
+    if (own && !existsSync(privateRootfs(this.name))) await copyRootfs(rootfsDir, this.name);
+    else if (!own) await mkdir(join(this.dir, 'upper'), { recursive: true });
     const plain = this.plainDir ? join(this.dir, 'plain') : undefined;
-    if (plain) await mkdir(plain);
+    if (plain) await mkdir(plain, { recursive: true });
     const config = lxcConfig({
       spec: plain ? { ...this.spec, shares: [...this.spec.shares, { host: plain, guest: PLAIN_DIR, readonly: false }] } : this.spec,
-      rootfs: rootfsDir,
-      upper: join(this.dir, 'upper'),
+      rootfs: own ? privateRootfs(this.name) : rootfsDir,
+      ...(own ? {} : { upper: join(this.dir, 'upper') }),
       cgroupVersion: layout.version,
       ceilingBytes: memoryCeiling(this.spec),
       availableFiles: cgroupFileExists,
@@ -176,7 +181,7 @@ class LxcGuest implements Guest {
     return cgroupUsage(cgroupLayout(), this.cgroupRel);
   }
 
-  /** Its directory: the overlay's upper layer, config and log (the rootfs below is shared). */
+  /** Its directory: the overlay's upper layer (or its whole private rootfs), config and log (a shared rootfs below is not counted). */
   diskBytes(): Promise<number> {
     return treeUsageBytes(this.dir);
   }
@@ -210,6 +215,25 @@ class LxcGuest implements Guest {
   async destroy(): Promise<void> {
     await this.undo?.();
   }
+}
+
+/** A private guest's own root filesystem, inside its container directory (removed with it, and by sweep). */
+export function privateRootfs(guest: string): string {
+  return join(LXC_PATH, guest, 'rootfs');
+}
+
+/** A full copy of the shared rootfs for one guest, complete (renamed into place) and written out to disk. */
+async function copyRootfs(rootfsDir: string, guest: string, signal?: AbortSignal): Promise<void> {
+  const target = privateRootfs(guest);
+  const tmp = `${target}.copying`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(join(LXC_PATH, guest), { recursive: true });
+  // -a keeps owners, modes, links, xattrs (file capabilities); no reflink: the copy's blocks are its own
+  const cp = await execa('cp', ['-a', '--reflink=never', rootfsDir, tmp], { reject: false, all: true, cancelSignal: signal });
+  if (cp.exitCode !== 0) throw new Error(`copy of ${rootfsDir} for ${guest} failed: ${(cp.all ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+  await rename(tmp, target);
+  // written out now, so that its writeback does not run during the launches that follow
+  await execa('sync', ['-f', target]);
 }
 
 async function stopContainer(name: string): Promise<void> {
@@ -246,6 +270,24 @@ const lxc: Driver = {
       throw err;
     }
     return guest;
+  },
+  async copyImage(spec: GuestSpec, ctx: RunContext): Promise<ImageCopy> {
+    if (!rootfs) throw new Error('lxc driver used before prepare()');
+    const dir = join(LXC_PATH, spec.name);
+    // a copy no container was started on is removed at the end at the latest; sweep finds it after a crash
+    const remove = onCleanup(`lxc private rootfs of ${spec.name}`, () => rm(dir, { recursive: true, force: true }));
+    const t0 = performance.now();
+    try {
+      await copyRootfs(rootfs, spec.name, ctx.signal);
+    } catch (err) {
+      await remove();
+      throw err;
+    }
+    return { bytes: await treeUsageBytes(privateRootfs(spec.name)), seconds: (performance.now() - t0) / 1000, remove };
+  },
+  async imageCopyTarget(guestPackages: string[]) {
+    const dir = rootfsPath(recipeFor(guestPackages));
+    return { dir: LXC_PATH, ...(existsSync(join(dir, '.virtbench-recipe.json')) ? { bytes: await treeUsageBytes(dir) } : {}) };
   },
   async sweep() {
     const found: string[] = [];

@@ -324,6 +324,7 @@ echo "could not kill $(echo $v | wc -w) processes in ${this.name}" >&2; exit 1`;
 const lxcvm: Driver = {
   name: 'lxcvm',
   description: 'LXC containers nested in one QEMU VM per run (the VM sized for the tenants, LXC inside)',
+  noPrivateImage: 'lxcvm\'s containers share one VM and its root disk; a private copy per nested container is not implemented',
   hostPackages: kvm.hostPackages,
   // the study's nested containers share their VM by weight with soft memory limits (hard: --memory-limit hard)
   defaultLimits: { cpuPolicy: 'shares', memoryLimit: 'soft' },

@@ -355,10 +355,15 @@ export async function mkfsImage(out: string, sizeGiB: number, label: string, fro
   }
 }
 
+/** Where the disk image of a root filesystem directory is cached. */
+export function diskImagePath(rootfsDir: string): string {
+  return join(VM_CACHE, `disk-${basename(rootfsDir)}-${diskSizeGiB()}g-v${FORMAT}.qcow2`);
+}
+
 /** A bootable ext4 disk image (qcow2) of a root filesystem directory; rebuilt only when that directory's recipe changes. */
 export async function ensureDiskImage(rootfsDir: string, log: (line: string) => void): Promise<string> {
   const size = diskSizeGiB();
-  const file = join(VM_CACHE, `disk-${basename(rootfsDir)}-${size}g-v${FORMAT}.qcow2`);
+  const file = diskImagePath(rootfsDir);
   if (existsSync(file)) return file;
   await mkdir(VM_CACHE, { recursive: true });
   const t0 = Date.now();

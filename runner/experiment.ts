@@ -33,6 +33,9 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
   // tenant i's CPUs are the i-th block of the cell's layout (wrapping on a small host, as for tenants)
   const cpusOf = (tenant: number) => cpuLayout(cell.cpuPolicy, plan.vcpus, hostCpus, tenant + 1)[tenant]!;
   let seq = 0;
+  // a private image is made for a guest name and tenant; the guest started on it gets both
+  const specOf = (name: string, tenant: number, image?: 'private') => ({ ...specFor(name, plan, profile, cpusOf(tenant), cell, []), ...(image ? { image } : {}) });
+  const copied = new Set<string>();
   const ctx: ExperimentContext = {
     ...prep,
     signal: ac.signal,
@@ -40,8 +43,20 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
     tiers: {},
     platform: cell.platform,
     param: cell.param,
-    provision: (tenant = 0, extra = {}) =>
-      pool.provision(async () => recordingGuest(await driver.provision({ ...specFor(`${id}-g${seq++}`, plan, profile, cpusOf(tenant), cell, []), ...extra }, ctx), commands, clock)),
+    provision: (tenant = 0, extra = {}) => {
+      const { image, plainDir } = extra;
+      if (image && !copied.has(image.guest)) return Promise.reject(new Error(`no private image ${image.guest} was made in this run`));
+      if (image) copied.delete(image.guest);
+      const spec = image ? specOf(image.guest, image.tenant, 'private') : specOf(`${id}-g${seq++}`, tenant);
+      return pool.provision(async () => recordingGuest(await driver.provision({ ...spec, ...(plainDir ? { plainDir } : {}) }, ctx), commands, clock));
+    },
+    copyImage: async (tenant = 0) => {
+      if (!driver.copyImage) throw new Error(`platform ${cell.platform} has no private images: ${driver.noPrivateImage ?? 'its driver makes no copies'}`);
+      const name = `${id}-g${seq++}`;
+      const copy = await pool.copy(() => driver.copyImage!(specOf(name, tenant, 'private'), ctx));
+      copied.add(name);
+      return { guest: name, tenant, bytes: copy.bytes, seconds: copy.seconds };
+    },
     destroy: (g) => pool.destroy(g),
   };
   let status: SampleStatus = 'ok';
@@ -106,7 +121,7 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
     const base = { ...common, metric: m.metric, unit: m.unit, better: m.better };
     if (status !== 'ok') return [{ ...base, value: null, status, ...(message ? { message } : {}) }];
     const got = values.filter((v) => v.metric === m.metric);
-    if (got.length === 0) return [{ ...base, value: null, status: 'error', message: `experiment returned no value for ${m.metric}` }];
+    if (got.length === 0) return m.optional ? [] : [{ ...base, value: null, status: 'error', message: `experiment returned no value for ${m.metric}` }];
     return got.map((v) => {
       const bad = v.status === undefined && (v.value === null || !Number.isFinite(v.value));
       return {

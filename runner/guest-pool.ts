@@ -3,7 +3,7 @@
 // or timed out half-way through a boot storm: those are waited for (bounded) and destroyed too,
 // and one that arrives even later is destroyed as it arrives.
 import { errorMessage } from '../core/errors.ts';
-import type { Guest } from '../core/types.ts';
+import type { Guest, ImageCopy } from '../core/types.ts';
 
 /** How long closing waits for provisions still under way before destroying what has arrived. */
 const PENDING_GRACE_MS = 120_000;
@@ -15,6 +15,8 @@ export class GuestPool {
   private swept = false;
   /** Every guest that arrived, in order (destroyed ones too), for the run's record. */
   readonly all: Guest[] = [];
+  /** Private image copies made in this run: removed at close, after the guests (a guest removes its own on destroy). */
+  private readonly copies: ImageCopy[] = [];
 
   constructor(
     private readonly log: (line: string) => void,
@@ -43,6 +45,15 @@ export class GuestPool {
     return got;
   }
 
+  /** Make a private image copy through `make` and keep it for removal at close(). */
+  async copy(make: () => Promise<ImageCopy>): Promise<ImageCopy> {
+    if (this.closing) throw new Error('the run is over: no image may be copied now');
+    const c = await make();
+    this.copies.push(c);
+    if (this.closing) await this.removeCopy(c);
+    return c;
+  }
+
   /** Destroy one guest of this pool now. */
   async destroy(guest: Guest): Promise<void> {
     const i = this.live.findIndex((g) => g.name === guest.name);
@@ -63,6 +74,15 @@ export class GuestPool {
     }
     this.swept = true;
     while (this.live.length > 0) await this.destroyOne(this.live.pop()!);
+    while (this.copies.length > 0) await this.removeCopy(this.copies.pop()!);
+  }
+
+  private async removeCopy(c: ImageCopy): Promise<void> {
+    try {
+      await c.remove();
+    } catch (err) {
+      this.log(`could not remove a private image copy: ${errorMessage(err)}`);
+    }
   }
 
   private async destroyOne(g: Guest): Promise<void> {

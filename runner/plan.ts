@@ -56,12 +56,13 @@ export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: stri
   const experimentNotes: string[] = [];
   const experimentParams: Record<string, string[]> = {};
   for (const e of def.experiments ?? []) {
-    const p = e.params({ profile: opts.profile, memoryBytes: fitToHost(opts, 1, cpus().length, totalmem()).memoryBytes, hostMemoryBytes: totalmem() });
+    const p = e.params({ profile: opts.profile, memoryBytes: fitToHost(opts, 1, cpus().length, totalmem()).memoryBytes, hostMemoryBytes: totalmem(), ...(opts.stormSizes ? { stormSizes: opts.stormSizes } : {}), ...(opts.stormImages ? { stormImages: opts.stormImages } : {}) });
     experimentParams[e.name] = p.params;
     if (p.note && (!opts.workloads || opts.workloads.includes(e.name))) experimentNotes.push(p.note);
   }
   const cells = expandCells(def, {
     experimentParams,
+    privateImages: Object.fromEntries(platforms.map((p) => [p, reg.drivers[p]?.copyImage ? true : (reg.drivers[p]?.noPrivateImage ?? `the ${p} driver makes no private image copies`)])),
     tenancy,
     cpuPolicies: Object.fromEntries(platforms.map((p) => [p, reg.drivers[p]?.cpuPolicies])),
     explicitPlatforms: opts.platforms !== undefined,

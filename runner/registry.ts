@@ -30,5 +30,5 @@ export function guestPackagesOf(r: Registry): string[] {
   return [...new Set(all)].sort();
 }
 
-/** Metric names a workload's run writes (a run is complete when all of them are in samples.jsonl). */
-export const metricsOf = (r: Registry) => (workload: string) => (r.workloads[workload] ?? r.experiments?.[workload])?.metrics.map((m) => m.metric);
+/** Metric names a workload's run writes (a run is complete when all of them are in samples.jsonl; an experiment's optional ones may be absent). */
+export const metricsOf = (r: Registry) => (workload: string) => (r.workloads[workload]?.metrics ?? r.experiments?.[workload]?.metrics.filter((m) => !m.optional))?.map((m) => m.metric);

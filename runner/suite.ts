@@ -28,6 +28,7 @@ import { stdio, type Io } from './io.ts';
 import type { RunEnv } from './measure.ts';
 import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile, printAutoEstimate, printPlan, probeAll } from './plan.ts';
 import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
+import { checkImageCopies } from './image-copies.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
 import { runPlanned } from './run-loop.ts';
 
@@ -79,7 +80,10 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
     // the target is checked before anything starts, with the most runs this selection can plan
     // (silent: the plan that runs says what it leaves out, once)
-    const upper = makePlan(def, opts, chosen, reg, { err: () => undefined }).runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    const first = makePlan(def, opts, chosen, reg, { err: () => undefined });
+    const upper = first.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    // private image copies must fit on their disk, also before anything starts
+    await checkImageCopies(first.cells, reg, guestPackagesOf(reg));
     if (resumeDir) checkOutputTarget(`--resume ${opts.resume}`, resumeDir, resultBytes(upper), [join(resumeDir, SAMPLES), join(resumeDir, MANIFEST)]);
     else checkOutputTarget(`--out ${opts.out}`, opts.out, resultBytes(upper));
     const release = await acquireLock();
@@ -99,6 +103,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   const missing = isDebianLike() ? await missingPackages(wanted) : [];
   if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
   const plan = makePlan(def, opts, available.map((d) => d.name), reg, io);
+  await checkImageCopies(plan.cells, reg, guestPackagesOf(reg));
   printPlan(plan, profile, done, io, reg, accel);
   if (opts.repsAuto) printAutoEstimate(plan, opts, profile, io, reg, accel);
   if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);

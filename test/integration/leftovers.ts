@@ -8,7 +8,7 @@ import { CONTROLLERS, HARNESS_GROUP, cgroupLayout } from '../../drivers/cgroups.
 import { LXC_PATH } from '../../drivers/lxc.ts';
 import { GUESTS_DIR, STATE_DIR } from '../../core/host.ts';
 import { TAP_PREFIX } from '../../drivers/kvm.ts';
-import { BUILD_PROBE_REPO, CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies } from '../../drivers/docker.ts';
+import { BUILD_PROBE_REPO, CONTAINER_PREFIX, DOCKER, DOCKER_STATE, VETH_PREFIX, otherHierarchies, privateImagesOnDisk } from '../../drivers/docker.ts';
 import { IMAGE_BUILD_DIR } from '../../experiments/image.ts';
 import { COW_TAR_DIR } from '../../experiments/cow.ts';
 
@@ -43,6 +43,8 @@ async function dockerTraces(): Promise<string[]> {
     if (existsSync(join(m, HARNESS_GROUP))) found.push(`cgroup ${join(m, HARNESS_GROUP)} (made by runc)`);
   }
   if (existsSync(DOCKER_STATE)) found.push(`docker state ${DOCKER_STATE} (a dockerd the harness started)`);
+  // private images (a guest's own copy of the image) outlive a stopped daemon in its tag file
+  for (const tag of privateImagesOnDisk()) found.push(`docker private image ${tag}`);
   if (existsSync(DOCKER)) {
     // no daemon, no containers to list: the state dir above covers a daemon the harness left
     const ps = await execa(DOCKER, ['ps', '--all', '--format', '{{.Names}}'], { reject: false, timeout: 15_000 });

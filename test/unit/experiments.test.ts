@@ -114,11 +114,11 @@ test('experiment cells: <platform>/<experiment>/<param> after the rows\' cells, 
   t.throws(() => expandCells({ ...rows, experiments: [experiment(async () => ({ metrics: [] }))] }, { ...selection, experimentParams: { exp: ['x/y'] } }), { message: /parameter 'x\/y' cannot be part of a cell id/ });
 });
 
-test('storm sizes by profile, capped by host memory with one line', (t) => {
-  t.deepEqual(stormParams({ profile: 'smoke', memoryBytes: 1 * GiB, hostMemoryBytes: 24 * GiB }), { params: ['n1', 'n2'] });
-  t.deepEqual(stormParams({ profile: 'quick', memoryBytes: 2 * GiB, hostMemoryBytes: 24 * GiB }), { params: ['n1', 'n2', 'n4', 'n8'] });
+test('storm sizes by profile, capped by host memory with one line (private cells: test/unit/storm-images.test.ts)', (t) => {
+  t.deepEqual(stormParams({ profile: 'smoke', memoryBytes: 1 * GiB, hostMemoryBytes: 24 * GiB }), { params: ['n1', 'n2', 'n2-private'] });
+  t.deepEqual(stormParams({ profile: 'quick', memoryBytes: 2 * GiB, hostMemoryBytes: 24 * GiB }).params.filter((p) => !p.endsWith('-private')), ['n1', 'n2', 'n4', 'n8']);
   t.deepEqual(stormParams({ profile: 'paper', memoryBytes: 4 * GiB, hostMemoryBytes: 24 * GiB }), {
-    params: ['n1', 'n2', 'n4'],
+    params: ['n1', 'n1-private', 'n2', 'n2-private', 'n4', 'n4-private'],
     note: "storm: N = 8, 16 left out: 8 guests of 4.00 GiB exceed 3/4 of this host's 24.0 GiB memory",
   });
 });
