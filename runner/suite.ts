@@ -29,6 +29,7 @@ import type { RunEnv } from './measure.ts';
 import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile, printAutoEstimate, printPlan, probeAll } from './plan.ts';
 import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
+import { preflightExperiments } from './preflight.ts';
 import { runPlanned } from './run-loop.ts';
 
 /** Exit code when the file system stopped a run (disk full, read-only, not a directory...). */
@@ -78,9 +79,11 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   if (!opts.dryRun) {
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
     // the target is checked before anything starts, with the most runs this selection can plan
-    const upper = makePlan(def, opts, chosen, reg, io).runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    const widest = makePlan(def, opts, chosen, reg, io);
+    const upper = widest.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
     if (resumeDir) checkOutputTarget(`--resume ${opts.resume}`, resumeDir, resultBytes(upper), [join(resumeDir, SAMPLES), join(resumeDir, MANIFEST)]);
     else checkOutputTarget(`--out ${opts.out}`, opts.out, resultBytes(upper));
+    await preflightExperiments(experiments, widest.cells, reg.drivers, opts.profile);
     const release = await acquireLock();
     try {
       if (resumeDir) done = repairForResume(resumeDir, reg, io);
@@ -98,6 +101,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   const missing = isDebianLike() ? await missingPackages(wanted) : [];
   if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
   const plan = makePlan(def, opts, available.map((d) => d.name), reg, io);
+  await preflightExperiments(experiments, plan.cells, reg.drivers, opts.profile);
   printPlan(plan, profile, done, io, reg, accel);
   if (opts.repsAuto) printAutoEstimate(plan, opts, profile, io, reg, accel);
   if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);
