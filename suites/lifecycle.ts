@@ -6,13 +6,14 @@ import type { SuiteDefinition } from '../core/matrix.ts';
 import launch from '../experiments/launch.ts';
 import storm from '../experiments/storm.ts';
 import footprint from '../experiments/footprint.ts';
+import contention from '../experiments/contention.ts';
 
 const lifecycle: SuiteDefinition = {
   name: 'lifecycle',
   description: 'Lifecycle (issue 11; Sharma et al. Section 7.2, YOLO boot storms): launch latency to ready and to a service answering, cold and warm, N guests launched at once, and the disk and idle memory one guest costs.',
   platforms: ['baremetal', 'lxc', 'docker', 'kvm', 'lightvm', 'lxcvm'],
   rows: [],
-  experiments: [launch, storm, footprint],
+  experiments: [launch, storm, footprint, contention],
 };
 
 export default lifecycle;
