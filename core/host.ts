@@ -1,17 +1,26 @@
 // Facts about the host, where the harness keeps its state, and installing what a run needs.
 import { execa } from 'execa';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import si from 'systeminformation';
 import { UnavailableError } from './errors.ts';
 import { boundedSwapBytes, defaultMemoryBudget, type TenancyHost } from './tenancy.ts';
-import type { GuestSpec } from './types.ts';
+import type { DiskRoom, GuestSpec } from './types.ts';
 
 /** Built once, reused across runs (guest root filesystems, unpacked sources). */
 export const CACHE_DIR = process.env.VIRTBENCH_CACHE ?? '/var/cache/virtbench';
 /** Per-run state of guests; everything under it belongs to a live run and is swept after a crash. */
 export const STATE_DIR = process.env.VIRTBENCH_STATE ?? '/var/lib/virtbench';
 export const GUESTS_DIR = `${STATE_DIR}/baremetal`;
+
+/** The room left on the file system that holds `dir`, or will once it exists (its nearest existing ancestor is asked). */
+export function diskRoom(dir: string): DiskRoom {
+  let at = dir;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const s = statfsSync(at);
+  return { dir, freeBytes: s.bavail * s.bsize };
+}
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;

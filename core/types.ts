@@ -170,6 +170,11 @@ export interface Driver {
   probe(profile?: ProfileName): Promise<ProbeResult>;
   /** Build cached images etc. once per suite run, before any timing. */
   prepare?(ctx: PrepareContext): Promise<void>;
+  /**
+   * Where its guests' writes land on the host (layers, overlays, own directories) and the room
+   * left there, for checks before a run; undefined = under the harness's state directory (STATE_DIR).
+   */
+  guestDiskRoom?(): Promise<DiskRoom>;
   provision(spec: GuestSpec, ctx: RunContext): Promise<Guest>;
   /** Several tenants at once where the platform shares one host-side instance among them (lxcvm: one VM of the summed size). */
   provisionTenants?(specs: GuestSpec[], ctx: RunContext): Promise<Guest[]>;
@@ -279,6 +284,19 @@ export interface ExperimentPlanContext {
   stormImages?: 'shared' | 'private' | 'both';
 }
 
+/** Free space of the file system holding a directory (as an unprivileged writer sees it: f_bavail). */
+export interface DiskRoom {
+  dir: string;
+  freeBytes: number;
+}
+
+/** What an experiment's check before a run sees: its planned parameters per platform and the room each platform's guests have on disk. */
+export interface ExperimentPreflight {
+  profile: ProfileName;
+  params: Record<string, string[]>;
+  room: Record<string, DiskRoom>;
+}
+
 /** The context an experiment's procedure runs in: the run's context, its cell's parameter, and guests to provision. */
 export interface ExperimentContext extends RunContext {
   platform: string;
@@ -354,6 +372,8 @@ export interface Experiment {
   skip?(platform: string, param: string): string | undefined;
   /** Rough seconds per run of a parameter natively, for --dry-run and the ETA. */
   estimateS(param: string, profile: ProfileName): number;
+  /** Checked before anything starts (and by --dry-run): one line saying why this run cannot go here, or undefined (the runner exits 2). */
+  preflight?(p: ExperimentPreflight): string | undefined;
   run(ctx: ExperimentContext): Promise<ExperimentResult>;
 }
 

@@ -32,7 +32,7 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
-import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling, pidAlive } from '../core/host.ts';
+import { CACHE_DIR, STATE_DIR, diskRoom, isRoot, memoryCeiling, pidAlive } from '../core/host.ts';
 import type { Driver, ExecOptions, Guest, GuestSpec, ImageCopy, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import {
@@ -637,6 +637,12 @@ const dockerDriver: Driver = {
       removeOtherParents();
     });
     image = (await ensureImage(rootfs, ctx.log)).tag;
+  },
+  async guestDiskRoom() {
+    // containers' writable layers are under the daemon's data root: a running daemon's own, else the default of the one the harness starts
+    const r = existsSync(DOCKER) ? await docker(['info', '--format', '{{.DockerRootDir}}'], 10_000) : undefined;
+    const root = r?.exitCode === 0 && r.stdout.trim().startsWith('/') ? r.stdout.trim() : '/var/lib/docker';
+    return diskRoom(root);
   },
   async provision(spec: GuestSpec, ctx: RunContext) {
     if (!image || !rootfs) throw new Error('docker driver used before prepare()');

@@ -10,7 +10,7 @@ import { startRedis } from '../workloads/ycsb-redis.ts';
 import { launchUntilReady, since } from './ready.ts';
 
 /** Readiness of a service is polled this often: container launches take a tenth of a second. */
-const POLL_MS = 5;
+export const POLL_MS = 5;
 
 /** Write dirty pages out, then drop the host's page cache, dentries and inodes (root). */
 export async function dropHostCaches(signal: AbortSignal): Promise<void> {

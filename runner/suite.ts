@@ -30,6 +30,7 @@ import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile,
 import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
 import { checkImageCopies } from './image-copies.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
+import { preflightExperiments } from './preflight.ts';
 import { runPlanned } from './run-loop.ts';
 
 /** Exit code when the file system stopped a run (disk full, read-only, not a directory...). */
@@ -80,12 +81,13 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
     if (!isRoot()) throw new UsageError('virtbench needs root: it creates cgroups, containers and a bridge (run with sudo, or use --dry-run)');
     // the target is checked before anything starts, with the most runs this selection can plan
     // (silent: the plan that runs says what it leaves out, once)
-    const first = makePlan(def, opts, chosen, reg, { err: () => undefined });
-    const upper = first.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
+    const widest = makePlan(def, opts, chosen, reg, { err: () => undefined });
+    const upper = widest.runs.filter((r) => !done.has(runKey(r.cell.id, r.rep, r.warmup))).length;
     // private image copies must fit on their disk, also before anything starts
-    await checkImageCopies(first.cells, reg, guestPackagesOf(reg));
+    await checkImageCopies(widest.cells, reg, guestPackagesOf(reg));
     if (resumeDir) checkOutputTarget(`--resume ${opts.resume}`, resumeDir, resultBytes(upper), [join(resumeDir, SAMPLES), join(resumeDir, MANIFEST)]);
     else checkOutputTarget(`--out ${opts.out}`, opts.out, resultBytes(upper));
+    await preflightExperiments(experiments, widest.cells, reg.drivers, opts.profile);
     const release = await acquireLock();
     try {
       if (resumeDir) done = repairForResume(resumeDir, reg, io);
@@ -104,6 +106,7 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
   const plan = makePlan(def, opts, available.map((d) => d.name), reg, io);
   await checkImageCopies(plan.cells, reg, guestPackagesOf(reg));
+  await preflightExperiments(experiments, plan.cells, reg.drivers, opts.profile);
   printPlan(plan, profile, done, io, reg, accel);
   if (opts.repsAuto) printAutoEstimate(plan, opts, profile, io, reg, accel);
   if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);

@@ -1,22 +1,24 @@
 // The lifecycle suite (issue 11) at smoke on bare metal, LXC and Docker with real guests, 1
-// repetition: every launch, storm and footprint cell finishes, each storm guest is a sample of its
-// own, the service answers after the guest does, cold launches are compared with warm ones, a
-// guest's disk increment and idle memory are measured, images are built (fresh, then removed) and
-// measured, the copy-on-write write job runs into the root file system and a plain directory, and
-// nothing is left. Then a storm of 2 on private images on LXC: each guest holds a whole copy of the
-// image, and no copy is left (Docker's private copies, ~40 s more, are in test/long). VM platforms:
+// repetition: every launch, storm, footprint, contention, image and cow cell finishes, each storm
+// guest is a sample of its own, the service answers after the guest does, cold launches are
+// compared with warm ones, a guest's disk increment and idle memory are measured, a launch beside
+// a fio neighbour sees it do I/O, images are built (fresh, then removed) and measured, the
+// copy-on-write write job runs into the root file system and a plain directory, and nothing is
+// left. Then a storm of 2 on private images on LXC: each guest holds a whole copy of the image, and
+// no copy is left (Docker's private copies, ~40 s more, are in test/long). VM platforms:
 // lifecycle-vm.test.ts.
 import test from 'ava';
 import { leftovers } from './leftovers.ts';
 import { smokeRun } from './smoke.ts';
 import { PRIVATE_NOTE } from '../../experiments/storm.ts';
 
-test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms of 1 and 2, footprint, image, cow, nothing left', async (t) => {
+test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms of 1 and 2, footprint, launch beside 0 and 1 disk stressors, image, cow, nothing left', async (t) => {
   // one repetition (CI budget); the private-image storm has a test of its own below
   const run = await smokeRun('lifecycle', ['--platforms', 'baremetal,lxc,docker', '--reps', '1', '--storm-images', 'shared']);
   t.log(`smoke lifecycle on baremetal+lxc+docker, 1 rep: ${run.minutes.toFixed(1)} min`);
   // the figures first, so a failing run still shows them
   const median = (cell: string, metric: string) => run.rows.find((r) => r.cell === cell && r.metric === metric)?.median;
+  for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: beside 0/1 fio neighbours ready ${median(`${p}/contention/d0`, 'ready_s')}/${median(`${p}/contention/d1`, 'ready_s')} s, Redis ${median(`${p}/contention/d0`, 'service_s')}/${median(`${p}/contention/d1`, 'service_s')} s, the neighbour's ${median(`${p}/contention/d1`, 'stress_mb_s')} MB/s`);
   for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: ready cold ${median(`${p}/launch/cold`, 'ready_s')} s warm ${median(`${p}/launch/warm`, 'ready_s')} s; Redis cold ${median(`${p}/launch/cold`, 'service_s')} s warm ${median(`${p}/launch/warm`, 'service_s')} s; storm of 2 all ready ${median(`${p}/storm/n2`, 'all_ready_s')} s; disk ${median(`${p}/footprint/idle`, 'disk_bytes')} B, idle memory ${median(`${p}/footprint/idle`, 'memory_bytes')} B`);
   for (const p of ['lxc', 'docker']) t.log(`${p}: image build ${median(`${p}/image/build`, 'build_s')} s, ${median(`${p}/image/build`, 'image_bytes')} B (rootfs ${median(`${p}/image/build`, 'rootfs_s')} s)`);
   for (const p of ['baremetal', 'lxc', 'docker']) t.log(`${p}: cow write plain ${median(`${p}/cow/plain`, 'write_s')} s, layer ${median(`${p}/cow/layer`, 'write_s')} s, ratio ${run.rows.find((r) => r.cell === `${p}/cow/layer` && r.metric === 'write_s')?.ratio}`);
@@ -25,8 +27,9 @@ test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms 
   const ids = run.manifest.cells.map((c) => c.id);
   for (const p of ['baremetal', 'lxc', 'docker']) for (const c of ['launch/cold', 'launch/warm', 'storm/n1', 'storm/n2', 'footprint/idle']) t.true(ids.includes(`${p}/${c}`), `${p}/${c} planned`);
   for (const c of ['baremetal/cow/plain', 'lxc/image/build', 'lxc/cow/plain', 'lxc/cow/layer', 'docker/image/build', 'docker/cow/plain', 'docker/cow/layer']) t.true(ids.includes(c), `${c} planned`);
+  for (const p of ['baremetal', 'lxc', 'docker']) for (const c of ['contention/d0', 'contention/d1']) t.true(ids.includes(`${p}/${c}`), `${p}/${c} planned`);
   // bare metal has no image and no copy-on-write layer
-  t.is(ids.length, 22);
+  t.is(ids.length, 28);
   for (const rep of [1]) {
     for (const p of ['baremetal', 'lxc', 'docker']) {
       const of = (cell: string, metric: string) => run.samples.filter((s) => s.cell === `${p}/${cell}` && s.rep === rep && s.metric === metric);
@@ -56,11 +59,20 @@ test('lifecycle at smoke on baremetal, lxc and docker: launch cold/warm, storms 
         const write = of(`cow/${param}`, 'write_s')[0]!.value!;
         t.true(write > 0 && write < 60, `${p} cow ${param} rep ${rep}: ${write} s`);
       }
+      // boot under I/O contention: the launch beside one fio neighbour that really did I/O meanwhile
+      for (const d of ['d0', 'd1']) {
+        const ready = of(`contention/${d}`, 'ready_s')[0]!.value!;
+        const service = of(`contention/${d}`, 'service_s')[0]!.value!;
+        t.true(ready > 0 && ready < 30 && service > ready, `${p} contention ${d} rep ${rep}: ready ${ready} s, Redis ${service} s`);
+      }
+      t.is(of('contention/d0', 'stress_mb_s')[0]!.value, 0);
+      const stress = of('contention/d1', 'stress_mb_s')[0]!;
+      t.true(stress.value! > 1, `${p} contention d1 rep ${rep}: the neighbour did ${stress.value} MB/s (${stress.note})`);
     }
   }
   // summary: a row per cell and metric; cold against warm, n2 against n1
   for (const c of run.manifest.cells) t.true(run.rows.some((r) => r.cell === c.id), `${c.id} summarized`);
-  for (const r of run.rows.filter((x) => /launch\/cold|storm\/n2|cow\/layer/.test(x.cell ?? ''))) t.not(r.ratio, '', `${r.cell} ${r.metric}: a ratio`);
+  for (const r of run.rows.filter((x) => /launch\/cold|storm\/n2|cow\/layer|contention\/d1/.test(x.cell ?? '') && x.metric !== 'stress_mb_s')) t.not(r.ratio, '', `${r.cell} ${r.metric}: a ratio`);
   t.deepEqual(await leftovers(), []);
 });
 
