@@ -33,6 +33,10 @@ const METRIC_WORDS: Record<string, string> = {
 
 const metricWords = (metric: string, unit: string) => METRIC_WORDS[metric] ?? `${metric} (${unit})`;
 
+/** Order of the lifecycle's experiments in figure lists; others follow by name. */
+const EXPERIMENT_ORDER = ['launch', 'storm', 'contention', 'footprint', 'image', 'cow'];
+const experimentRank = (e: string) => (EXPERIMENT_ORDER.includes(e) ? EXPERIMENT_ORDER.indexOf(e) : EXPERIMENT_ORDER.length);
+
 /** Experiments whose cells have their own table (storm): no bar figures of them. */
 const NO_BARS = new Set(['storm']);
 
@@ -249,7 +253,8 @@ function launchFigures(samples: readonly Sample[], groups: readonly ExperimentGr
 function barFigures(groups: readonly ExperimentGroup[], rows: readonly SummaryRow[], order: readonly string[], suite: string): FigureData[] {
   const byCell = new Map(rows.map((r) => [`${r.cell}\u0000${r.metric}`, r]));
   const out: FigureData[] = [];
-  const mine = groups.filter((g) => !NO_BARS.has(g.experiment));
+  // runs are shuffled: figures follow the experiments' order, not the first run's
+  const mine = groups.filter((g) => !NO_BARS.has(g.experiment)).sort((a, b) => experimentRank(a.experiment) - experimentRank(b.experiment) || (a.experiment < b.experiment ? -1 : a.experiment > b.experiment ? 1 : 0));
   for (const em of distinct(mine.map((g) => `${g.experiment}\u0000${g.metric}`))) {
     const of = mine.filter((g) => `${g.experiment}\u0000${g.metric}` === em);
     const first = of[0]!;
