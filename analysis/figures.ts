@@ -16,10 +16,11 @@ export const PLATFORM_COLOURS: Record<string, string> = {
   kvm: '#ff7f0e',
   lxcvm: '#2ca02c',
   lightvm: '#9467bd',
+  docker: '#8c564b',
 };
 const SPARE = ['#8c564b', '#e377c2', '#17becf', '#bcbd22', '#d62728'];
 
-function colours(platforms: readonly string[]): string[] {
+export function colours(platforms: readonly string[]): string[] {
   let spare = 0;
   return platforms.map((p) => PLATFORM_COLOURS[p] ?? SPARE[spare++ % SPARE.length]!);
 }
@@ -140,9 +141,23 @@ export function vegaLiteSpec(fig: FigureData): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/** A figure whose module builds its own Vega-Lite spec (the lifecycle's lines and box plots). */
+export interface SpecFigure {
+  id: string;
+  title: string;
+  subtitle: string;
+  spec: TopLevelSpec;
+}
+
+export type AnyFigure = FigureData | SpecFigure;
+
+export function specOf(fig: AnyFigure): TopLevelSpec {
+  return 'spec' in fig ? fig.spec : vegaLiteSpec(fig);
+}
+
 /** Render one figure to SVG text. */
-export async function renderSvg(fig: FigureData): Promise<string> {
-  const vg = compile(vegaLiteSpec(fig)).spec;
+export async function renderSvg(fig: AnyFigure): Promise<string> {
+  const vg = compile(specOf(fig)).spec;
   const view = new vega.View(vega.parse(vg), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -161,13 +176,13 @@ export interface WrittenFigure {
  * Write every figure as <outDir>/<id>.svg plus index.md listing them with their titles; returns
  * what was written.
  */
-export async function writeFigures(figs: readonly FigureData[], outDir: string, opts: { vegaLite?: boolean } = {}): Promise<WrittenFigure[]> {
+export async function writeFigures(figs: readonly AnyFigure[], outDir: string, opts: { vegaLite?: boolean } = {}): Promise<WrittenFigure[]> {
   mkdirSync(outDir, { recursive: true });
   const written: WrittenFigure[] = [];
   for (const fig of figs) {
     const file = join(outDir, `${fig.id}.svg`);
     writeFileAtomic(file, await renderSvg(fig));
-    if (opts.vegaLite) writeFileAtomic(join(outDir, `${fig.id}.vl.json`), JSON.stringify(vegaLiteSpec(fig), null, 2) + '\n');
+    if (opts.vegaLite) writeFileAtomic(join(outDir, `${fig.id}.vl.json`), JSON.stringify(specOf(fig), null, 2) + '\n');
     written.push({ id: fig.id, file, title: fig.title });
   }
   const index = [

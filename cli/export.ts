@@ -3,13 +3,17 @@ import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { cliMain, intArg, parseCli } from '../analysis/cli-support.ts';
 import { writeTables } from '../analysis/export.ts';
+import { writeLifecycleTables } from '../analysis/lifecycle-tables.ts';
 import { figuresOfRun } from '../analysis/run-figures.ts';
 
 const USAGE = `usage: npm run export <result dir> [-- options]
 
 Writes one wide CSV per figure (rows: workloads, neighbours or settings; columns per platform: the
 value, its 95% CI, n and a status such as DNF; units in the headers), and with --latex a booktabs
-table beside it. summary.csv in the result directory is the tidy (long) form.
+table beside it. summary.csv in the result directory is the tidy (long) form. Runs with experiment
+cells (the lifecycle suite) also get lifecycle-footprint.csv (per platform: disk increment, idle
+memory, image size and build time, CoW write ratio), lifecycle-launch.csv (p50, p95, mean, CI, n
+per platform, cache state and metric) and lifecycle-storm.csv (per platform, image and N).
 
 options:
   --out DIR         output directory (default <result dir>/tables)
@@ -31,9 +35,9 @@ await cliMain(async () => {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
-  const { run, figs } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
+  const { run, figs, tables } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
   const out = v.out ?? join(run.dir, 'tables');
-  const files = writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) });
+  const files = [...writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) }), ...writeLifecycleTables(tables, out)];
   for (const f of files) process.stdout.write(`${f}\n`);
   return 0;
 });

@@ -10,8 +10,9 @@ const USAGE = `usage: npm run figures <result dir> [-- options]
 Renders SVG figures (no browser needed): relative performance per workload with 95% CI whiskers,
 platforms side by side, DNF written where a platform did not finish; overcommit and allocation
 comparisons where the run has those cells; the study's Figures 9-12 (fig9, fig10, fig11-limits,
-fig11-platform, fig12) for cells of the overcommit, allocation and nested suites. Lists them in
-index.md.
+fig11-platform, fig12) for cells of the overcommit, allocation and nested suites; for experiment
+cells (the lifecycle suite): boot storm and contention lines against N, launch latency box plots
+cold against warm, bars per experiment and metric. Lists them in index.md.
 
 options:
   --out DIR         output directory (default <result dir>/figures)
@@ -31,9 +32,9 @@ await cliMain(async () => {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
-  const { run, figs } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
+  const { run, figs, plots } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
   const out = v.out ?? join(run.dir, 'figures');
-  const written = await writeFigures(figs, out, { vegaLite: v['vega-lite'] });
+  const written = await writeFigures([...figs, ...plots], out, { vegaLite: v['vega-lite'] });
   for (const w of written) process.stdout.write(`${w.file}\n`);
   process.stderr.write(`${written.length} figures in ${out} (see index.md)\n`);
   return 0;
