@@ -4,6 +4,8 @@ import { UsageError } from '../core/errors.ts';
 import { cliMain, intArg, parseCli } from '../analysis/cli-support.ts';
 import { writeTables } from '../analysis/export.ts';
 import { writeLifecycleTables } from '../analysis/lifecycle-tables.ts';
+import { memoryPerWorkloadTable } from '../analysis/memory-table.ts';
+import { PLATFORM_ORDER } from '../analysis/figure-data.ts';
 import { figuresOfRun } from '../analysis/run-figures.ts';
 
 const USAGE = `usage: npm run export <result dir> [-- options]
@@ -14,6 +16,9 @@ table beside it. summary.csv in the result directory is the tidy (long) form. Ru
 cells (the lifecycle suite) also get lifecycle-footprint.csv (per platform: disk increment, idle
 memory, image size and build time, CoW write ratio), lifecycle-launch.csv (p50, p95, mean, CI, n
 per platform, cache state and metric) and lifecycle-storm.csv (per platform, image and N).
+Runs of workload cells with monitors also get memory-per-workload.csv (per platform and workload,
+one tenant, no neighbour: median and max over runs of the guest cgroup's peak memory, mean of its
+mean, in MiB).
 
 options:
   --out DIR         output directory (default <result dir>/tables)
@@ -37,7 +42,12 @@ await cliMain(async () => {
   if (positionals.length !== 1) throw new UsageError('expected one result directory (see --help)');
   const { run, figs, tables } = await figuresOfRun(positionals[0]!, { allowPartial: v['allow-partial'] });
   const out = v.out ?? join(run.dir, 'tables');
-  const files = [...writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) }), ...writeLifecycleTables(tables, out)];
+  const mine = run.manifest.platforms ?? [];
+  const memory = memoryPerWorkloadTable(run.samples, [...mine, ...PLATFORM_ORDER.filter((p) => !mine.includes(p))]);
+  const files = [
+    ...writeTables(figs, out, { latex: v.latex, digits: intArg('digits', v.digits, 0, 6) }),
+    ...writeLifecycleTables(memory ? [...tables, memory] : tables, out),
+  ];
   for (const f of files) process.stdout.write(`${f}\n`);
   return 0;
 });
