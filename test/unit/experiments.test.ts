@@ -3,6 +3,7 @@
 // "every guest the procedure created is destroyed" is checked on success, failure, timeout and a
 // storm cut short with provisions still in flight, not assumed.
 import test from 'ava';
+import { fakeGuest } from '../fake-guest.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,23 +29,7 @@ function world(delayMs: (i: number) => number = () => 0) {
   const provisioned: string[] = [];
   const destroyed: string[] = [];
   let calls = 0;
-  const guest = (spec: GuestSpec): Guest => ({
-    name: spec.name,
-    platform: 'fake',
-    spec,
-    accel: 'native',
-    workdir: '/nonexistent',
-    sh: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false }),
-    spawn: () => {
-      throw new Error('the fakes do not spawn');
-    },
-    pushFile: async () => undefined,
-    pullFile: async () => undefined,
-    address: () => undefined,
-    usage: async () => ({}),
-    killAll: async () => undefined,
-    destroy: async () => void destroyed.push(spec.name),
-  });
+  const guest = (spec: GuestSpec): Guest => fakeGuest(spec, { destroy: async () => void destroyed.push(spec.name) });
   const driver: Driver = {
     name: 'fake',
     description: 'hand-made fake platform',

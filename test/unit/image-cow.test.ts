@@ -3,6 +3,7 @@
 // run for real by bash on a temporary directory, a plain directory asked for through the run's
 // provision and refused by a platform that cannot give one, and a platform without an image build.
 import test from 'ava';
+import { fakeGuest } from '../fake-guest.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,24 +105,7 @@ function fakeDriver(plain: boolean) {
     provision: async (spec) => {
       if (spec.plainDir && !plain) throw new Error('fake cannot give a plain directory');
       specs.push(spec);
-      return {
-        name: spec.name,
-        platform: 'fake',
-        spec,
-        accel: 'native',
-        workdir: '/nonexistent',
-        ...(spec.plainDir ? { plainDir: '/nonexistent-plain' } : {}),
-        sh: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false }),
-        spawn: () => {
-          throw new Error('the fakes do not spawn');
-        },
-        pushFile: async () => undefined,
-        pullFile: async () => undefined,
-        address: () => undefined,
-        usage: async () => ({}),
-        killAll: async () => undefined,
-        destroy: async () => void destroyed.push(spec.name),
-      };
+      return fakeGuest(spec, { ...(spec.plainDir ? { plainDir: '/nonexistent-plain' } : {}), destroy: async () => void destroyed.push(spec.name) });
     },
   };
   return { driver, specs, destroyed };

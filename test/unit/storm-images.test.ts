@@ -3,6 +3,7 @@
 // guests. Every copy, provision, destroy and removal is recorded, so "the copies are made before
 // the storm starts" and "every copy is removed" are checked, not assumed.
 import test from 'ava';
+import { fakeGuest } from '../fake-guest.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -27,24 +28,11 @@ const profile: Profile = { name: 'smoke', vcpus: 1, memoryBytes: 256 * MiB, reps
 function world(o: { copies?: boolean; disk?: boolean; copyFails?: number } = {}) {
   const events: string[] = [];
   let copies = 0;
-  const guest = (spec: GuestSpec): Guest => ({
-    name: spec.name,
-    platform: 'fake',
-    spec,
-    accel: 'native',
-    workdir: '/nonexistent',
-    sh: async () => ({ exitCode: 0, stdout: '', stderr: '', durationMs: 0, timedOut: false }),
-    spawn: () => {
-      throw new Error('the fakes do not spawn');
-    },
-    pushFile: async () => undefined,
-    pullFile: async () => undefined,
-    address: () => undefined,
-    usage: async () => ({}),
-    killAll: async () => undefined,
-    ...(o.disk === false ? {} : { diskBytes: async () => (spec.image === 'private' ? 1000 * MiB : 36 * 1024) }),
-    destroy: async () => void events.push(`destroy ${spec.name}`),
-  });
+  const guest = (spec: GuestSpec): Guest =>
+    fakeGuest(spec, {
+      ...(o.disk === false ? {} : { diskBytes: async () => (spec.image === 'private' ? 1000 * MiB : 36 * 1024) }),
+      destroy: async () => void events.push(`destroy ${spec.name}`),
+    });
   const driver: Driver = {
     name: 'fake',
     description: 'hand-made fake platform',
