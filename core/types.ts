@@ -145,6 +145,25 @@ export interface Guest {
   oomKills?(): Promise<number>;
   /** Bytes this guest occupies on the host's disk beyond what it shares with others (its copy-on-write layer or own directory). */
   diskBytes?(): Promise<number>;
+  /**
+   * Issue 12. Stop every process of the guest without losing any state (containers: the cgroup
+   * freezer; VMs: QEMU's `stop`), and go on again. Absent: the platform cannot (Driver.capabilities says why).
+   */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
+  /**
+   * Issue 12. Save the guest's whole running state (memory, processes) to files in `dir` (empty,
+   * made by the caller). leaveRunning: the guest goes on afterwards (a warm-start image); else it is
+   * stopped for good (and must still be destroyed). Throws with the cause on a full or read-only disk.
+   */
+  checkpoint?(dir: string, opts: { leaveRunning: boolean; signal?: AbortSignal }): Promise<Checkpoint>;
+  /**
+   * Issue 12. Live-migrate the running guest to a new instance on this host (VMs: a second QEMU
+   * over a local socket; containers: CRIU pre-dump and page server). The guest object stays valid
+   * and afterwards drives the new instance; the old one is gone. On failure (no convergence within
+   * timeoutS) the guest is left running in the old instance and the new one is gone, never half of each.
+   */
+  migrate?(opts: { signal?: AbortSignal; timeoutS: number; maxDowntimeMs?: number }): Promise<MigrationStats>;
   destroy(): Promise<void>;
 }
 
@@ -191,6 +210,60 @@ export interface Driver {
   imageCopyTarget?(guestPackages: string[]): Promise<{ dir: string; bytes?: number }>;
   /** Why this platform has no private image copies (one sentence), when copyImage is absent. */
   readonly noPrivateImage?: string;
+  /**
+   * Issue 12. Which of pause/resume, checkpoint/restore and live migration work on this host,
+   * probed for real (a small guest or process paused, dumped and restored, migrated), at most
+   * once per process; each one that does not work says why in one line. Absent: none works.
+   */
+  capabilities?(profile?: ProfileName): Promise<Capabilities>;
+  /** Issue 12. A new guest named by `spec` from a checkpoint (a warm start); refuses one of another harness, kernel or tool (Checkpoint.stamp) with one line. */
+  restore?(spec: GuestSpec, checkpoint: Checkpoint, ctx: RunContext): Promise<Guest>;
+  /**
+   * Issue 12. A hot clone: a second running guest named by `spec` with `source`'s memory, caches and
+   * processes, on its own copy of source's disk state and its own address; source goes on running.
+   */
+  clone?(source: Guest, spec: GuestSpec, ctx: RunContext): Promise<Guest>;
+}
+
+/** Issue 12: what a platform can do with a running guest besides running it. */
+export type CapabilityName = 'pause' | 'checkpoint' | 'migrate' | 'clone';
+
+export interface Capability {
+  ok: boolean;
+  /** One line saying why not, when ok is false (e.g. CRIU's own error). */
+  reason?: string;
+  /** How it is done here, for the manifest (e.g. 'criu 3.17.1', 'QEMU migrate to file, TCG'). */
+  how?: string;
+}
+
+export type Capabilities = Record<CapabilityName, Capability>;
+
+/** A guest's state saved to files on the host (Guest.checkpoint), restorable by Driver.restore. */
+export interface Checkpoint {
+  readonly dir: string;
+  readonly platform: string;
+  /** Bytes of the checkpoint on disk. */
+  readonly bytes: number;
+  /** Seconds the dump took. */
+  readonly seconds: number;
+  /** Seconds the guest was stopped for the dump (equal to seconds unless the dump was iterative). */
+  readonly frozenS?: number;
+  /** What wrote it; a restore elsewhere is refused: harness commit, host kernel, the tool and its version. */
+  readonly stamp: { harness: string; kernel: string; tool: string };
+}
+
+/** What one live migration took (Guest.migrate). */
+export interface MigrationStats {
+  /** Seconds from starting the migration to the guest running at the destination. */
+  totalS: number;
+  /** Milliseconds the guest ran nowhere (QEMU's reported downtime; CRIU's final dump and restore). */
+  downtimeMs: number;
+  /** Bytes actually sent from source to destination. */
+  bytes: number;
+  /** Bytes of guest memory the source had to send at the start (its RAM size or the container's memory in use). */
+  memoryBytes?: number;
+  /** Tool-specific detail for the artifacts (iterations, dirty rate, ...). */
+  detail?: Record<string, number | string>;
 }
 
 export interface MetricSpec {
@@ -316,6 +389,14 @@ export interface ExperimentContext extends RunContext {
   copyImage(tenant?: number): Promise<PrivateImage>;
   /** Destroy a guest of this run now (e.g. an untimed warm-up launch); the runner then leaves it alone. */
   destroy(guest: Guest): Promise<void>;
+  /** Issue 12: what the cell's platform can do here (Driver.capabilities; all false with the reason when it has none). */
+  capabilities(): Promise<Capabilities>;
+  /** Issue 12: a new, empty directory on the host for a checkpoint, removed after the run. */
+  checkpointDir(): Promise<string>;
+  /** Issue 12: a warm start of tenant's next guest from a checkpoint (Driver.restore); destroyed by the runner like provisioned ones. */
+  restore(checkpoint: Checkpoint, tenant?: number): Promise<Guest>;
+  /** Issue 12: a hot clone of a running guest of this run as tenant's next guest (Driver.clone); destroyed by the runner like provisioned ones. */
+  clone(source: Guest, tenant?: number): Promise<Guest>;
 }
 
 /** A private image copy made for one guest of an experiment (ExperimentContext.copyImage). */

@@ -3,17 +3,39 @@
 // returns values; the runner bounds it by the run timeout (past it: DNF), destroys every guest it
 // provisioned (also on failure and abort), and writes its samples (one per value; a value it did
 // not return is an error naming it) and artifacts as for a workload's run.
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { STATE_DIR } from '../core/host.ts';
 import { makeRunDir, runArtifactsDir } from '../core/artifacts.ts';
 import { errorMessage } from '../core/errors.ts';
 import { cpuLayout, sampleCellFields, type PlannedRun } from '../core/matrix.ts';
 import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
-import type { Calibration, ExperimentContext, ExperimentMetric, Profile, RawOutput, Sample, SampleStatus } from '../core/types.ts';
+import type { Calibration, Capabilities, Driver, ExperimentContext, ExperimentMetric, Profile, RawOutput, Sample, SampleStatus } from '../core/types.ts';
 import { GuestPool } from './guest-pool.ts';
 import { Timeout, deadline, nextGuestId, specFor, writeRunArtifacts, type RunEnv } from './measure.ts';
 
 /** How long the runner waits for a procedure to notice its abort after the run timeout, before cleaning up under it. */
 const SETTLE_MS = 30_000;
+
+/** Checkpoints an experiment takes live here during its run (removed after it; swept after a killed run). */
+export const CHECKPOINTS_DIR = join(STATE_DIR, 'checkpoints');
+
+/** Checkpoints a killed run left (the host lock lets one suite run at a time, so all of them are leftovers). */
+export async function sweepCheckpoints(): Promise<string[]> {
+  const left = await readdir(CHECKPOINTS_DIR).catch(() => [] as string[]);
+  for (const d of left) await rm(join(CHECKPOINTS_DIR, d), { recursive: true, force: true });
+  return left.map((d) => `checkpoint directory ${join(CHECKPOINTS_DIR, d)}`);
+}
+
+const NONE_REASON = 'its driver implements none';
+
+/** A driver's capabilities, or every one refused with the reason when it has none (issue 12). */
+export async function capabilitiesOf(driver: Driver): Promise<Capabilities> {
+  if (driver.capabilities) return driver.capabilities();
+  const no = { ok: false, reason: NONE_REASON };
+  return { pause: no, checkpoint: no, migrate: no, clone: no };
+}
 
 /** One run of an experiment cell; never throws for what the run does (that is its samples' status). */
 export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: Profile, outer: AbortSignal, log: (line: string) => void): Promise<Sample[]> {
@@ -33,6 +55,7 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
   // tenant i's CPUs are the i-th block of the cell's layout (wrapping on a small host, as for tenants)
   const cpusOf = (tenant: number) => cpuLayout(cell.cpuPolicy, plan.vcpus, hostCpus, tenant + 1)[tenant]!;
   let seq = 0;
+  await mkdir(CHECKPOINTS_DIR, { recursive: true });
   // a private image is made for a guest name and tenant; the guest started on it gets both
   const specOf = (name: string, tenant: number, image?: 'private') => ({ ...specFor(name, plan, profile, cpusOf(tenant), cell, []), ...(image ? { image } : {}) });
   const copied = new Set<string>();
@@ -58,7 +81,23 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
       return { guest: name, tenant, bytes: copy.bytes, seconds: copy.seconds };
     },
     destroy: (g) => pool.destroy(g),
+    capabilities: () => capabilitiesOf(driver),
+    checkpointDir: async () => {
+      checkpoints ??= await mkdtemp(join(CHECKPOINTS_DIR, `${id}-`));
+      return mkdtemp(join(checkpoints, 'cp-'));
+    },
+    restore: (checkpoint, tenant = 0) => {
+      if (!driver.restore) return Promise.reject(new Error(`platform ${cell.platform} cannot restore a checkpoint`));
+      const spec = specOf(`${id}-g${seq++}`, tenant);
+      return pool.provision(async () => recordingGuest(await driver.restore!(spec, checkpoint, ctx), commands, clock));
+    },
+    clone: (source, tenant = 0) => {
+      if (!driver.clone) return Promise.reject(new Error(`platform ${cell.platform} cannot clone a running guest`));
+      const spec = specOf(`${id}-g${seq++}`, tenant);
+      return pool.provision(async () => recordingGuest(await driver.clone!(source, spec, ctx), commands, clock));
+    },
   };
+  let checkpoints: string | undefined;
   let status: SampleStatus = 'ok';
   let message: string | undefined;
   let values: ExperimentMetric[] = [];
@@ -92,6 +131,7 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
     // the procedure's guests are gone before the next run, whatever it did; in-flight ones with them
     ac.abort();
     await pool.close();
+    if (checkpoints) await rm(checkpoints, { recursive: true, force: true }).catch((err) => log(`could not remove the checkpoints ${checkpoints}: ${errorMessage(err)}`));
     outer.removeEventListener('abort', onOuter);
   }
   const end = new Date();
