@@ -253,7 +253,8 @@ test.serial('SIGINT while VM guests run (lightvm pair, lxcvm VM with two contain
 // compile, lxcvm beside an orthogonal neighbour (a kernel compile in the same VM).
 const VM_CELLS: Record<string, { workloads: string; neighbours: string; cells: number }> = {
   kvm: { workloads: 'filebench', neighbours: 'bonnie', cells: 2 },
-  lightvm: { workloads: 'filebench,kernel-compile', neighbours: 'filebench', cells: 3 },
+  // kernel compile on a TCG VM takes minutes: it runs in test/long's matrices, not in CI's budget
+  lightvm: { workloads: 'filebench', neighbours: 'filebench', cells: 2 },
   lxcvm: { workloads: 'filebench', neighbours: 'kernel-compile', cells: 2 },
 };
 
