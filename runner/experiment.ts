@@ -5,6 +5,7 @@
 // not return is an error naming it) and artifacts as for a workload's run.
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { STATE_DIR } from '../core/host.ts';
 import { makeRunDir, runArtifactsDir } from '../core/artifacts.ts';
@@ -21,11 +22,20 @@ const SETTLE_MS = 30_000;
 /** Checkpoints an experiment takes live here during its run (removed after it; swept after a killed run). */
 export const CHECKPOINTS_DIR = join(STATE_DIR, 'checkpoints');
 
-/** Checkpoints a killed run left (the host lock lets one suite run at a time, so all of them are leftovers). */
-export async function sweepCheckpoints(): Promise<string[]> {
-  const left = await readdir(CHECKPOINTS_DIR).catch(() => [] as string[]);
-  for (const d of left) await rm(join(CHECKPOINTS_DIR, d), { recursive: true, force: true });
-  return left.map((d) => `checkpoint directory ${join(CHECKPOINTS_DIR, d)}`);
+/**
+ * What a killed run left in scratch directories of experiments (checkpoints, image builds, cow
+ * tars): the host lock lets one suite run at a time, so everything in them is a leftover. Removed
+ * without crossing into another file system, so that a mount left inside cannot take its source along.
+ */
+export async function sweepScratch(dirs: string[]): Promise<string[]> {
+  const gone: string[] = [];
+  for (const dir of dirs) {
+    for (const d of await readdir(dir).catch(() => [] as string[])) {
+      await execa('rm', ['-rf', '--one-file-system', join(dir, d)]);
+      gone.push(`scratch directory ${join(dir, d)}`);
+    }
+  }
+  return gone;
 }
 
 const NONE_REASON = 'its driver implements none';

@@ -27,7 +27,9 @@ import { hostCaveats, moveHarnessOffMeasuredCpus } from './host.ts';
 import { stdio, type Io } from './io.ts';
 import type { RunEnv } from './measure.ts';
 import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile, printAutoEstimate, printPlan, probeAll } from './plan.ts';
-import { sweepCheckpoints } from './experiment.ts';
+import { CHECKPOINTS_DIR, sweepScratch } from './experiment.ts';
+import { IMAGE_BUILD_DIR } from '../experiments/image.ts';
+import { COW_TAR_DIR } from '../experiments/cow.ts';
 import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
 import { checkImageCopies } from './image-copies.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
@@ -138,7 +140,7 @@ async function execute(
   for (const d of Object.values(reg.drivers)) {
     for (const line of (await d.sweep?.()) ?? []) log(`removed leftover of an interrupted run: ${line}`);
   }
-  for (const line of await sweepCheckpoints()) log(`removed leftover of an interrupted run: ${line}`);
+  for (const line of await sweepScratch([CHECKPOINTS_DIR, IMAGE_BUILD_DIR, COW_TAR_DIR])) log(`removed leftover of an interrupted run: ${line}`);
   const workloads = workloadNames.map((n) => reg.workloads[n]!);
   const neighbours = neighbourNames.map((n) => reg.neighbours[n]!);
   await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours, ...experiments]), log);
