@@ -1,5 +1,5 @@
-// Issue 12 figures for containers and bare metal, outside `npm test` (about 2 minutes; run it under
-// the machine lock): the capability verdicts, pause and resume latency (median of N cycles on a
+// Issue 12 figures for containers and bare metal, outside `npm test` (run it under
+// the machine lock; under a minute here): the capability verdicts, pause and resume latency (median of N cycles on a
 // guest running a counter, each pause checked to really stop the counter), and the memory in use
 // (GuestUsage.memoryInUseBytes) of an idle lxc guest and of one running Redis with a data set.
 //   flock /tmp/vb-machine.lock nice -n 10 npx tsx contrib/ct-caps-measure.ts [cycles=10] [keys=100000]
