@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { NEIGHBOUR_ORDER, type SuiteDefinition, type SuiteGroup } from './matrix.ts';
 import { checkMemoryBudget, defaultMemoryBudget } from './tenancy.ts';
 import type { CpuPolicy, LimitKind, ProfileName } from './types.ts';
+import { parseShard, type ShardSpec } from './shard.ts';
 
 export interface RunOptions {
   suite: string;
@@ -54,6 +55,8 @@ export interface RunOptions {
   stormSizes?: number[];
   /** --storm-images shared|private|both: which storms (default both). */
   stormImages?: 'shared' | 'private' | 'both';
+  /** --shard i/N: run only shard i of N of the planned cells (core/shard.ts); kept by --resume. */
+  shard?: ShardSpec;
 }
 
 export const GUEST_MITIGATIONS = ['host', 'auto', 'off'] as const;
@@ -105,6 +108,8 @@ options:
                                 (or runs in error), 2 bad input
   --resume DIR                  continue an interrupted run in DIR with its own configuration (only --dry-run
                                 and --compare-to may be given beside it)
+  --shard i/N                   run only part i of N of the planned cells (one host each, e.g. contrib/slurm);
+                                cells compared in a ratio stay together, parts are balanced by estimated time
   --dry-run                     print the planned cells, run count and estimated duration; run nothing
   -h, --help                    this text
 `;
@@ -214,6 +219,7 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
         resume: { type: 'string' },
         'compare-to': { type: 'string' },
         'dry-run': { type: 'boolean' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -287,5 +293,6 @@ export function parseSuiteArgs(argv: string[], def: SuiteDefinition, known: Know
     pidsMax: int('pids-max', v['pids-max'], 32, 1_000_000) ?? p.pidsMax,
     ...(v['guest-mitigations'] !== undefined ? { guestMitigations: oneOf('guest mitigation setting', v['guest-mitigations'], GUEST_MITIGATIONS) } : {}),
     ...(v['no-monitors'] ? { noMonitors: true } : {}),
+    ...(v.shard !== undefined ? { shard: parseShard(v.shard) } : {}),
   };
 }

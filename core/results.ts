@@ -9,6 +9,8 @@ import type { HostFacts } from './host.ts';
 import type { RunOptions } from './options.ts';
 import { PROFILE_NAMES } from './profiles.ts';
 import type { Cell, Profile, Sample } from './types.ts';
+import type { ShardRecord } from './shard.ts';
+import type { MergeRecord } from './merge-record.ts';
 
 export const MANIFEST = 'manifest.json';
 export const SAMPLES = 'samples.jsonl';
@@ -56,6 +58,10 @@ export interface Manifest {
   monitors?: { enabled: boolean; intervalS?: number; sources?: Record<string, string> };
   /** Host CPUs the measured guests are pinned to, and where the harness itself ran ('all': it shared them). */
   harnessCpus?: { measured: number[]; harness: number[] | 'all'; note?: string };
+  /** --shard i/N: which part of the whole plan this run is (cells and plannedRuns above are the shard's). */
+  shard?: ShardRecord;
+  /** npm run merge: the shards this result directory was merged from (analysis/merge.ts). */
+  merge?: MergeRecord;
 }
 
 export function stamp(d = new Date()): string {
@@ -94,6 +100,7 @@ export function checkResumable(m: Manifest, suite: string, file: string): void {
   for (const k of ['reps', 'warmup', 'timeoutS', 'seed', 'vcpus', 'memoryBytes', 'pidsMax'] as const) {
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new UsageError(`${file}: options.${k} is not a number`);
   }
+  if (m.merge) throw new UsageError(`${file}: a merge of shard runs; resume the shard directory that is incomplete (its path is in "merge.shards"), then merge again`);
   if (!Array.isArray(m.cells) || typeof m.plannedRuns !== 'number') throw new UsageError(`${file}: no "cells" or "plannedRuns": not a run this harness can resume`);
 }
 

@@ -566,6 +566,9 @@ export interface Sample {
   guestMitigations?: string;
   /** The run's artifacts directory, relative to the result directory (runs/<cell>#<rep>). */
   artifacts?: string;
+  /** Merged shard runs (npm run merge): the host that measured this sample, and its shard (i/N). */
+  host?: string;
+  shard?: string;
 }
 
 /** The fixed calibration work's times: the same work every time, so a slower host shows as larger values. */

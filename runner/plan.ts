@@ -11,6 +11,9 @@ import { tenancyLoad, tenantShapes, type TenancyHost } from '../core/tenancy.ts'
 import type { Accel, Cell, Driver, Profile, ProfileName, Workload } from '../core/types.ts';
 import type { Io } from './io.ts';
 import type { Registry } from './registry.ts';
+import { PROFILES } from '../core/profiles.ts';
+import type { ShardRecord } from '../core/shard.ts';
+import { shardLines, shardPlan } from './shard-plan.ts';
 
 const GiB = 1024 ** 3;
 /** Seconds a guest pair costs beyond the workload (provision, destroy), for estimates. */
@@ -48,6 +51,8 @@ export interface Plan {
   guestsPerRun: number;
   /** Suites with groups: the host and budget multi-tenant cells are sized from (core/tenancy.ts tenantShapes). */
   tenancy?: TenancyHost;
+  /** --shard i/N: the whole plan's split and this shard's part of it (cells and runs above are this shard's). */
+  shard?: ShardRecord;
 }
 
 export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], reg: Registry, io: Pick<Io, 'err'>): Plan {
@@ -85,7 +90,9 @@ export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: stri
   if (cells.length === 0) throw new UsageError('the selection leaves no cell to run; check --workloads and --neighbours');
   const guestsPerRun = Math.max(...cells.map((c) => 1 + (c.neighbour === 'none' ? 0 : 1) + (reg.workloads[c.workload]?.tiers?.length ?? 0)));
   const fit = fitToHost(opts, guestsPerRun, cpus().length, totalmem());
-  return { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit, adjustments: [...fit.adjustments, ...experimentNotes], ...(tenancy ? { tenancy } : {}) };
+  const plan: Plan = { cells, runs: schedule(cells, opts.reps, opts.warmup, opts.seed), guestsPerRun, ...fit, adjustments: [...fit.adjustments, ...experimentNotes], ...(tenancy ? { tenancy } : {}) };
+  // the split is balanced on native estimates: every host of a class computes it alike, whatever its probe found
+  return opts.shard ? shardPlan(plan, opts.shard, (c) => estimateRunS(c, PROFILES[opts.profile], reg) * (opts.reps + opts.warmup)) : plan;
 }
 
 export function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: Io, reg: Registry, accel: Record<string, Accel> = {}): void {
@@ -104,6 +111,7 @@ export function printPlan(plan: Plan, profile: Profile, done: Set<string>, io: I
     io.out(`  ${c.id}${c.reference ? `   (vs ${c.reference})` : ''}${size}`);
   }
   io.out(`${todo.length} runs${already ? ` (${already} already done)` : ''}, estimated ${formatDuration(est)}`);
+  for (const line of shardLines(plan)) io.out(line);
 }
 
 /** --reps auto in a dry run: how many more runs the adaptive rounds may add at most. */

@@ -181,6 +181,7 @@ async function execute(
     guestMitigations: { ...mitigations, hostVulnerabilities: hostVulnerabilities() },
     monitors: opts.noMonitors ? { enabled: false } : { enabled: true, intervalS: MONITOR_INTERVAL_MS / 1000, sources: monitorSources(cgroupLayout().version, cgroupLayout().unified) },
     harnessCpus,
+    ...(plan.shard ? { shard: plan.shard } : {}),
   };
   for (const line of harnessCpus.note ? [harnessCpus.note] : []) manifest.caveats.push(line);
   if (!resumeDir) writeManifest(dir, manifest);
