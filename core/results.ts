@@ -8,7 +8,7 @@ import { UsageError } from './errors.ts';
 import type { HostFacts } from './host.ts';
 import type { RunOptions } from './options.ts';
 import { PROFILE_NAMES } from './profiles.ts';
-import type { Cell, Profile, Sample } from './types.ts';
+import type { Capabilities, Cell, Profile, Sample } from './types.ts';
 
 export const MANIFEST = 'manifest.json';
 export const SAMPLES = 'samples.jsonl';
@@ -56,6 +56,8 @@ export interface Manifest {
   monitors?: { enabled: boolean; intervalS?: number; sources?: Record<string, string> };
   /** Host CPUs the measured guests are pinned to, and where the harness itself ran ('all': it shared them). */
   harnessCpus?: { measured: number[]; harness: number[] | 'all'; note?: string };
+  /** Issue 12: per platform, what its capability probe found (pause, checkpoint, migrate, clone: ok, reason, how). */
+  capabilities?: Record<string, Capabilities>;
 }
 
 export function stamp(d = new Date()): string {
