@@ -106,6 +106,11 @@ export interface GuestCgroupPaths {
 
 export interface GuestUsage {
   memoryBytes?: number;
+  /**
+   * Issue 12: memory its processes hold, without page cache they do not map (what a migration must
+   * move): v1 memory.stat total_rss + total_mapped_file, v2 anon + file_mapped. Containers and bare metal.
+   */
+  memoryInUseBytes?: number;
   cpuSeconds?: number;
   pids?: number;
 }

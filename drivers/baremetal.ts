@@ -5,10 +5,12 @@ import { cp, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { GUESTS_DIR, isRoot, memoryCeiling } from '../core/host.ts';
-import type { Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
+import type { Capabilities, Capability, Driver, ExecOptions, Guest, GuestSpec, RunContext } from '../core/types.ts';
 import { sweepArenas } from './arena.ts';
 import { treeUsageBytes } from './disk-usage.ts';
-import { HarnessCgroup, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
+import { HarnessCgroup, cgroupLayout, killCgroupScript, sweepHarnessGroups } from './cgroups.ts';
+import { freeze, freezerOf, thaw, type Freezer } from './freezer.ts';
+import { freezerHow, freezerVerdict } from './freezer-probe.ts';
 import { GUEST_ENV, runInGuest, spawnInGuest, withContext, type Launch } from './guest-process.ts';
 
 // Joins every hierarchy's cgroup.procs before exec'ing the script, so no descendant escapes; then,
@@ -28,6 +30,7 @@ class BareMetalGuest implements Guest {
   readonly environment = GUEST_ENV;
   private readonly root: string;
   private undo?: () => Promise<void>;
+  private paused = false;
 
   constructor(
     readonly spec: GuestSpec,
@@ -69,6 +72,8 @@ class BareMetalGuest implements Guest {
   }
 
   sh(script: string, opts: ExecOptions = {}) {
+    // a command joining a frozen group would only hang until its timeout
+    if (this.paused) return Promise.reject(new Error(`baremetal guest ${this.name} is paused: resume it before running commands`));
     return runInGuest(this.name, this.launch(script, opts), script, opts, () => this.killAll());
   }
 
@@ -101,7 +106,26 @@ class BareMetalGuest implements Guest {
     return this.cgroup.paths();
   }
 
+  private freezer(): Freezer {
+    const f = freezerOf(this.cgroup.layout, this.cgroup.rel);
+    if (!f) throw new Error(`baremetal guest ${this.name}: this host has no freezer cgroup`);
+    return f;
+  }
+
+  /** Freeze its cgroup and wait until the kernel says every process in it is frozen. */
+  async pause(): Promise<void> {
+    await freeze(this.freezer());
+    this.paused = true;
+  }
+
+  async resume(): Promise<void> {
+    await thaw(this.freezer());
+    this.paused = false;
+  }
+
+  /** A paused guest is resumed first (killing frozen processes only takes effect when they thaw). */
   async killAll(): Promise<void> {
+    if (this.paused) await this.resume();
     await this.cgroup.killAll();
   }
 
@@ -114,6 +138,8 @@ class BareMetalGuest implements Guest {
   }
 
   private async teardown(): Promise<void> {
+    // killCgroup thaws as it kills, so a paused guest goes too
+    this.paused = false;
     await this.cgroup.destroy();
     await rm(this.root, { recursive: true, force: true });
   }
@@ -121,6 +147,19 @@ class BareMetalGuest implements Guest {
   async destroy(): Promise<void> {
     await this.undo?.();
   }
+}
+
+/** Checkpoints of bare-metal guests: not offered, whatever CRIU can do here (one line, for every cell that would need one). */
+export const NO_BAREMETAL_CHECKPOINT =
+  "bare metal has no container to checkpoint: its guests are host processes in the host's own namespaces and files";
+
+let capabilities: Promise<Capabilities> | undefined;
+
+async function baremetalCapabilities(): Promise<Capabilities> {
+  const pause = await freezerVerdict();
+  const pauseCap: Capability = pause.ok ? { ok: true, how: `${freezerHow(cgroupLayout())} on the guest's cgroup` } : pause;
+  const no: Capability = { ok: false, reason: NO_BAREMETAL_CHECKPOINT };
+  return { pause: pauseCap, checkpoint: no, migrate: no, clone: no };
 }
 
 const baremetal: Driver = {
@@ -134,6 +173,10 @@ const baremetal: Driver = {
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'baremetal needs root to create cgroups; run as root' };
     return { ok: true, accel: 'native' };
+  },
+  capabilities() {
+    capabilities ??= baremetalCapabilities();
+    return capabilities;
   },
   async provision(spec: GuestSpec, _ctx: RunContext) {
     const guest = new BareMetalGuest(spec, new HarnessCgroup(spec.name, undefined, spec.arena));

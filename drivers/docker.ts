@@ -33,8 +33,10 @@ import { writeFileAtomic } from '../core/atomic.ts';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, STATE_DIR, diskRoom, isRoot, memoryCeiling, pidAlive } from '../core/host.ts';
-import type { Driver, ExecOptions, Guest, GuestSpec, ImageCopy, PrepareContext, RunContext } from '../core/types.ts';
+import type { Capabilities, Capability, Driver, ExecOptions, Guest, GuestSpec, ImageCopy, PrepareContext, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
+import { criuVerdict, sweepCriuProbe } from './criu.ts';
+import { freezerHow, freezerVerdict } from './freezer-probe.ts';
 import {
   CONTROLLERS, HARNESS_GROUP, cgroupLayout, cgroupOf, cgroupPids, cgroupUsage, ensureHarnessGroup, killCgroup, oomKillsOf, settingsFor,
   type CgroupLayout, type CgroupSetting,
@@ -459,6 +461,7 @@ class DockerGuest implements Guest {
   private cgroupRel = '';
   private addr?: string;
   private veth?: string;
+  private paused = false;
   private undo?: () => Promise<void>;
   private readonly container: string;
 
@@ -572,8 +575,22 @@ class DockerGuest implements Guest {
     return (await treeUsageBytes(upper)) + (this.spec.image === 'private' ? await topLayerBytes(privateImageTag(this.name)) : 0);
   }
 
-  /** Kill everything but the container's init, so the guest stays usable. */
+  /** `docker pause`: runc freezes the container's cgroup and returns once it is frozen. */
+  async pause(): Promise<void> {
+    const r = await docker(['pause', this.container], 30_000);
+    if (r.exitCode !== 0) throw new Error(`docker pause ${this.container} failed: ${tail(r.all, 2)}`);
+    this.paused = true;
+  }
+
+  async resume(): Promise<void> {
+    const r = await docker(['unpause', this.container], 30_000);
+    if (r.exitCode !== 0) throw new Error(`docker unpause ${this.container} failed: ${tail(r.all, 2)}`);
+    this.paused = false;
+  }
+
+  /** Kill everything but the container's init, so the guest stays usable (a paused guest is resumed first). */
   async killAll(): Promise<void> {
+    if (this.paused) await this.resume();
     if (this.cgroupRel) await killCgroup(cgroupLayout(), this.cgroupRel, this.systemPids);
   }
 
@@ -582,6 +599,9 @@ class DockerGuest implements Guest {
   }
 
   private async teardown(): Promise<void> {
+    // docker removes a paused container too, but unpausing first keeps runc's kill path the usual one
+    if (this.paused) await docker(['unpause', this.container], 30_000);
+    this.paused = false;
     await removeContainer(this.container);
     if (this.plainHost) await rm(this.plainHost, { recursive: true, force: true });
     if (this.spec.image === 'private') await removeImage(privateImageTag(this.name));
@@ -610,6 +630,29 @@ async function removeContainer(name: string): Promise<void> {
   if (r.exitCode !== 0 && !/No such container/i.test(r.all ?? '')) throw new Error(`docker rm ${name} failed: ${tail(r.all, 2)}`);
 }
 
+let capabilities: Promise<Capabilities> | undefined;
+
+/**
+ * Pause: docker pause, i.e. runc on the kernel's freezer (probed on a process). Checkpoints:
+ * `docker checkpoint` needs CRIU and the daemon's experimental mode, and is not driven by the
+ * harness; the verdict says which of these stands in the way first.
+ */
+async function dockerCapabilities(): Promise<Capabilities> {
+  const [pause, criu] = await Promise.all([freezerVerdict(), criuVerdict()]);
+  const pauseCap: Capability = pause.ok ? { ok: true, how: `docker pause/unpause: runc on the ${freezerHow(cgroupLayout())}` } : pause;
+  let reason: string;
+  if (!criu.ok) reason = criu.reason ?? 'CRIU does not work here';
+  else {
+    const exp = existsSync(DOCKER) ? await docker(['version', '--format', '{{.Server.Experimental}}'], 15_000) : undefined;
+    reason =
+      exp?.stdout.trim() === 'true'
+        ? 'docker checkpoint/restore is not driven by the harness yet (CRIU works here: lxc has it)'
+        : "docker checkpoint needs dockerd's experimental mode, which is off or unknown (the harness leaves the daemon's configuration alone)";
+  }
+  const no: Capability = { ok: false, reason };
+  return { pause: pauseCap, checkpoint: no, migrate: no, clone: no };
+}
+
 let image: string | undefined;
 let rootfs: string | undefined;
 let parentsUndo: (() => Promise<void>) | undefined;
@@ -617,7 +660,8 @@ let parentsUndo: (() => Promise<void>) | undefined;
 const dockerDriver: Driver = {
   name: 'docker',
   description: "Docker containers (Debian's docker.io) from an image built locally from the cached Debian rootfs",
-  hostPackages: ['docker.io', 'iproute2', 'util-linux'],
+  // criu: what docker checkpoint would need; installed so that the capabilities probe can say what CRIU does here
+  hostPackages: ['docker.io', 'iproute2', 'util-linux', 'criu'],
   cpuPolicies: ['cpuset', 'shares', 'quota'],
   async probe() {
     if (!isRoot()) return { ok: false, reason: 'docker needs root (the daemon, cgroups, the harness bridge); run as root' };
@@ -637,6 +681,10 @@ const dockerDriver: Driver = {
       removeOtherParents();
     });
     image = (await ensureImage(rootfs, ctx.log)).tag;
+  },
+  capabilities() {
+    capabilities ??= dockerCapabilities();
+    return capabilities;
   },
   async guestDiskRoom() {
     // containers' writable layers are under the daemon's data root: a running daemon's own, else the default of the one the harness starts
@@ -711,6 +759,7 @@ const dockerDriver: Driver = {
       found.push(`dockerd ${daemon} started by an earlier run`);
     }
     found.push(...removeOtherParents());
+    found.push(...(await sweepCriuProbe()));
     found.push(...(await sweepBridge()));
     return found;
   },
