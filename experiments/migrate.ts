@@ -131,8 +131,11 @@ const migrate: Experiment = {
       else if (ctx.param === 'kernel-compile') work = await startCompile(guest, share!, ctx);
       const w0 = work ? await work.mark() : 0;
       await sleep(BEFORE_S[ctx.profile.name], ctx.signal);
+      // a container's memory its processes hold (not page cache they do not map: that stays behind); a VM's QEMU
       const usage = await guest.usage();
-      values.push(usage.memoryBytes === undefined ? { metric: 'memory_bytes', value: null, status: 'error', message: `${ctx.platform} guests do not report their memory` } : { metric: 'memory_bytes', value: usage.memoryBytes, note: guest.accel === 'native' ? 'the container cgroup\'s memory in use' : 'the VM\'s QEMU process (guest RAM it touched)' });
+      const inUse = guest.accel === 'native' && usage.memoryInUseBytes !== undefined;
+      const memory = inUse ? usage.memoryInUseBytes : usage.memoryBytes;
+      values.push(memory === undefined ? { metric: 'memory_bytes', value: null, status: 'error', message: `${ctx.platform} guests do not report their memory` } : { metric: 'memory_bytes', value: memory, note: inUse ? `the cgroup's memory in use (rss + mapped files; ${usage.memoryBytes ?? '?'} B with page cache)` : guest.accel === 'native' ? "the cgroup's memory, page cache included" : "the VM's QEMU process (guest RAM it touched)" });
       const caps = await ctx.capabilities();
       if (caps.migrate.ok && guest.migrate) {
         const m0 = work ? await work.mark() : 0;
