@@ -123,7 +123,8 @@ async function dumpAndRestore(version: string | undefined): Promise<string | und
   }
 }
 
-async function probe(): Promise<CriuVerdict> {
+/** The probe itself, uncached (tests; everything else uses criuVerdict()). */
+export async function probeCriu(): Promise<CriuVerdict> {
   const v = await execa(CRIU, ['--version'], { reject: false, all: true, timeout: 10_000 });
   if (v.exitCode !== 0) return { ok: false, reason: 'CRIU is not installed (apt-get install criu)' };
   const version = parseCriuVersion(v.stdout);
@@ -144,7 +145,7 @@ let cached: Promise<CriuVerdict> | undefined;
 
 /** CRIU's verdict on this host, probed once per process. */
 export function criuVerdict(): Promise<CriuVerdict> {
-  cached ??= probe();
+  cached ??= probeCriu();
   return cached;
 }
 

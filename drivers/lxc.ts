@@ -2,7 +2,9 @@
 // filesystem (copy-on-write: a new guest costs an empty upper directory), or with a private image
 // its own full copy of that directory, in a container path of the harness's own so that the host's
 // containers are never touched. Limits are the same cgroup files bare metal uses, written as
-// lxc.cgroup[2].* keys.
+// lxc.cgroup[2].* keys. Pause is the kernel's freezer on the container's group; checkpoint,
+// restore, migration and clones are CRIU through lxc-checkpoint, offered only where the CRIU probe
+// passes (drivers/criu.ts; not on the development hosts, whose CRIU 3.17 fails on Linux 6.18).
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';

@@ -31,6 +31,8 @@ export async function leftovers(): Promise<string[]> {
   found.push(...(await dockerTraces()));
   // the lifecycle suite's image builds and cow tars, and docker's plain directories
   for (const d of [IMAGE_BUILD_DIR, COW_TAR_DIR, join(STATE_DIR, 'docker-plain')]) if (existsSync(d)) for (const n of readdirSync(d)) found.push(`${d}/${n}`);
+  // the CRIU probe's directory (issue 12)
+  if (existsSync(STATE_DIR)) for (const n of readdirSync(STATE_DIR).filter((x) => x.startsWith('criu-probe-'))) found.push(`${STATE_DIR}/${n}`);
   return [...new Set(found)];
 }
 
