@@ -24,6 +24,15 @@ const USER = 'vb';
 
 async function buildDatadir(file: string, rows: number, ctx: AppContext): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await buildInto(tmp, file, rows, ctx);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    await rm(`${tmp}.tar`, { force: true });
+  }
+}
+
+async function buildInto(tmp: string, file: string, rows: number, ctx: AppContext): Promise<void> {
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const t0 = performance.now();
@@ -40,7 +49,7 @@ async function buildDatadir(file: string, rows: number, ctx: AppContext): Promis
     const sql = [
       'CREATE DATABASE vb',
       'CREATE TABLE vb.kv (id INT PRIMARY KEY, v CHAR(64) NOT NULL) ENGINE=InnoDB',
-      `INSERT INTO vb.kv SELECT seq, SHA2(seq, 256) FROM seq_1_to_${rows}`,
+      `INSERT INTO vb.kv SELECT seq, SHA2(seq, 256) FROM vb.seq_1_to_${rows}`,
       `CREATE USER '${USER}'@'%'`,
       `GRANT SELECT, UPDATE ON vb.* TO '${USER}'@'%'`,
     ].join('; ');
