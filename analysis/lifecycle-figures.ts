@@ -18,6 +18,7 @@ import { colours, wrap, type SpecFigure } from './figures.ts';
 import { experimentGroups, naturalCompare, PARAM_AXES, paramPoint, percentile, type ExperimentGroup } from './experiment-cells.ts';
 import type { SummaryRow } from './summary.ts';
 import type { Sample } from '../core/types.ts';
+import { parseTimelineMetric } from '../core/timeline-metrics.ts';
 
 /** What a metric measures, in words; others are named by metric and unit. */
 const METRIC_WORDS: Record<string, string> = {
@@ -254,7 +255,8 @@ function barFigures(groups: readonly ExperimentGroup[], rows: readonly SummaryRo
   const byCell = new Map(rows.map((r) => [`${r.cell}\u0000${r.metric}`, r]));
   const out: FigureData[] = [];
   // runs are shuffled: figures follow the experiments' order, not the first run's
-  const mine = groups.filter((g) => !NO_BARS.has(g.experiment)).sort((a, b) => experimentRank(a.experiment) - experimentRank(b.experiment) || (a.experiment < b.experiment ? -1 : a.experiment > b.experiment ? 1 : 0));
+  // per-second service timelines (the scaling suite's) are lines of their own (analysis/scaling-figures.ts)
+  const mine = groups.filter((g) => !NO_BARS.has(g.experiment) && parseTimelineMetric(g.metric) === undefined).sort((a, b) => experimentRank(a.experiment) - experimentRank(b.experiment) || (a.experiment < b.experiment ? -1 : a.experiment > b.experiment ? 1 : 0));
   for (const em of distinct(mine.map((g) => `${g.experiment}\u0000${g.metric}`))) {
     const of = mine.filter((g) => `${g.experiment}\u0000${g.metric}` === em);
     const first = of[0]!;

@@ -10,6 +10,8 @@ import type { SpecFigure } from './figures.ts';
 import { cellInfo, groupFigures } from './group-figures.ts';
 import { lifecycleFigures } from './lifecycle-figures.ts';
 import { lifecycleTables, type Table } from './lifecycle-tables.ts';
+import { scalingFigures } from './scaling-figures.ts';
+import { scalingTables } from './scaling-tables.ts';
 import { loadRun, type LoadOptions, type LoadedRun } from './resultdir.ts';
 import { summarize } from './summary.ts';
 
@@ -32,7 +34,8 @@ export function figuresOfSamples(samples: readonly Sample[], cells: readonly Par
 
 /** The figures that are drawn only (lines and box plots of experiment cells; their numbers are in the tables). */
 export function plotsOfSamples(samples: readonly Sample[], opts: FigureOptions = {}): SpecFigure[] {
-  return lifecycleFigures(samples, summarize(samples), opts).plots;
+  const rows = summarize(samples);
+  return [...lifecycleFigures(samples, rows, opts).plots, ...scalingFigures(samples, rows, opts)];
 }
 
 /**
@@ -47,7 +50,8 @@ export async function figuresOfRun(dir: string, opts: LoadOptions = {}): Promise
   const order = [...mine, ...PLATFORM_ORDER.filter((p) => !mine.includes(p))];
   const figs = figuresOfSamples(run.samples, Array.isArray(run.manifest.cells) ? run.manifest.cells : [], { platformOrder: order });
   const plots = plotsOfSamples(run.samples, { platformOrder: order });
-  const tables = lifecycleTables(run.samples, summarize(run.samples), order);
+  const rows = summarize(run.samples);
+  const tables = [...lifecycleTables(run.samples, rows, order), ...scalingTables(run.samples, rows, order)];
   if (figs.length + plots.length === 0) throw new UsageError(`${run.dir}: nothing to draw or export (no measured samples)`);
   return { run, figs, plots, tables };
 }

@@ -3,7 +3,7 @@
 import { UsageError } from './errors.ts';
 import { rng, shuffle } from './rng.ts';
 import { allocationCpus, overcommitSizes, type TenancyHost } from './tenancy.ts';
-import type { Cell, CpuPolicy, Experiment, LimitKind, NeighbourKind, Resource, Sample } from './types.ts';
+import type { CapabilityName, Cell, CpuPolicy, Experiment, LimitKind, NeighbourKind, Resource, Sample } from './types.ts';
 
 export type ActiveNeighbourKind = Exclude<NeighbourKind, 'none'>;
 
@@ -84,6 +84,12 @@ export interface MatrixSelection {
    * platform without. Absent: every platform can.
    */
   privateImages?: Record<string, true | string>;
+  /**
+   * Experiments: per platform, the verdicts of its capability probe (Driver.capabilities); a cell
+   * whose parameter needs one that is not ok there (Experiment.needs) is skipped with the probe's
+   * reason, a line each. A platform without verdicts (not probed) keeps its cells.
+   */
+  capabilities?: Record<string, Partial<Record<CapabilityName, { ok: boolean; reason?: string }>>>;
 }
 
 type CellKey = Omit<Cell, 'id' | 'reference' | 'group' | 'referenceAxis'>;
@@ -153,7 +159,9 @@ function experimentCells(def: SuiteDefinition, sel: MatrixSelection): Cell[] {
       if (needCopies.length > 0) sel.onSkip?.(`skipping ${e.name} cells ${needCopies.join(', ')} on ${platform}: they need a private image per guest, and ${canCopy}`);
       const kept = params.filter((param) => {
         if (needCopies.includes(param)) return false;
-        const why = e.skip?.(platform, param);
+        const need = e.needs?.(param);
+        const verdict = need ? sel.capabilities?.[platform]?.[need] : undefined;
+        const why = e.skip?.(platform, param) ?? (verdict && !verdict.ok ? `${platform} cannot ${need} here: ${verdict.reason ?? 'its probe gave no reason'}` : undefined);
         if (why) sel.onSkip?.(`${idOf(param)} skipped: ${why}`);
         return !why;
       });

@@ -8,7 +8,7 @@ import { UsageError } from './errors.ts';
 import type { HostFacts } from './host.ts';
 import type { RunOptions } from './options.ts';
 import { PROFILE_NAMES } from './profiles.ts';
-import type { Cell, Profile, Sample } from './types.ts';
+import type { Capabilities, Cell, Profile, Sample } from './types.ts';
 import type { ShardRecord } from './shard.ts';
 import type { MergeRecord } from './merge-record.ts';
 
@@ -62,6 +62,8 @@ export interface Manifest {
   shard?: ShardRecord;
   /** npm run merge: the shards this result directory was merged from (analysis/merge.ts). */
   merge?: MergeRecord;
+  /** Issue 12: per platform, what its capability probe found (pause, checkpoint, migrate, clone: ok, reason, how). */
+  capabilities?: Record<string, Capabilities>;
 }
 
 export function stamp(d = new Date()): string {

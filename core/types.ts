@@ -385,7 +385,7 @@ export interface ExperimentContext extends RunContext {
    * destroys every guest provisioned here after the run, whatever happens, including guests whose
    * provisioning is still under way when the procedure throws or times out.
    */
-  provision(tenant?: number, extra?: { image?: PrivateImage; plainDir?: boolean }): Promise<Guest>;
+  provision(tenant?: number, extra?: { image?: PrivateImage; plainDir?: boolean; shares?: Share[] }): Promise<Guest>;
   /**
    * A private copy of the platform's image for tenant's next guest, made now, before any timing
    * (Driver.copyImage); pass it to provision() ({ image }) to start that guest on it. The runner
@@ -460,6 +460,15 @@ export interface Experiment {
   estimateS(param: string, profile: ProfileName): number;
   /** Checked before anything starts (and by --dry-run): one line saying why this run cannot go here, or undefined (the runner exits 2). */
   preflight?(p: ExperimentPreflight): string | undefined;
+  /**
+   * Issue 12: the capability a parameter's procedure needs (a warm start needs 'checkpoint'), or
+   * undefined. Declaring it makes the runner probe Driver.capabilities() of the run's platforms
+   * before planning, record every verdict in the manifest and skip a cell whose capability is not
+   * ok on its platform, with the probe's one-line reason.
+   */
+  needs?(param: string): CapabilityName | undefined;
+  /** Host packages its procedure uses on the host (e.g. a client, or a tool that builds its data once). */
+  readonly hostPackages?: string[];
   run(ctx: ExperimentContext): Promise<ExperimentResult>;
 }
 

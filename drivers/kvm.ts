@@ -5,17 +5,21 @@
 // Where KVM cannot boot a guest (e.g. a paravirtual host KVM), TCG is used when allowed and the
 // samples say accel=tcg.
 import { execa, type ResultPromise } from 'execa';
-import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
-import { STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
-import { shellLine } from '../core/shell-quote.ts';
-import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, ImageCopy, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
+import { PROFILES } from '../core/profiles.ts';
+import { quoteSh, shellLine } from '../core/shell-quote.ts';
+import type { Accel, Capabilities, Checkpoint, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, ImageCopy, MigrationStats, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
-import { HarnessCgroup, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
+import { HarnessCgroup, dirFor, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
+import { QmpClient } from './qmp.ts';
+import { CHECKPOINT_FILES, checkRoom, checkpointStamp, lastLine, migrationBlocked, migrationStats, readMeta, runMigration, stampMismatch, waitIncomingDone, writeMeta, type VmCheckpointMeta } from './vm-state.ts';
+import { probeVmCapabilities } from './vm-caps.ts';
 import { resetOomAdjShell } from './oom-guard.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
@@ -66,6 +70,10 @@ export interface QemuInput {
   /** A raw disk after the root one (GuestSpec.plainDir), found by its label in the guest. */
   plainDisk?: string;
   agentSocket?: string;
+  /** QEMU's control socket (QMP): pause, checkpoints, migration. */
+  qmpSocket?: string;
+  /** Start waiting for the guest's state from this migration URI instead of booting (restore, migration destination). */
+  incoming?: string;
   tap?: { ifname: string; mac: string };
   shares?: { host: string; tag: string; readonly: boolean }[];
 }
@@ -95,6 +103,15 @@ export function qemuArgs(o: QemuInput): string[] {
     a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
   }
   a.push('-device', `virtio-balloon-pci,${BALLOON_OPTIONS}`);
+  a.push(...controlArgs(o));
+  return a;
+}
+
+/** The QMP socket and an incoming migration, the same on every machine type. */
+export function controlArgs(o: Pick<QemuInput, 'qmpSocket' | 'incoming'>): string[] {
+  const a: string[] = [];
+  if (o.qmpSocket) a.push('-qmp', `unix:${o.qmpSocket},server=on,wait=off`);
+  if (o.incoming) a.push('-incoming', o.incoming);
   return a;
 }
 
@@ -157,6 +174,45 @@ const macFor = (name: string) => {
 };
 
 let tapSeq = 0;
+
+/** One QEMU process of a guest and where its sockets are. */
+interface QemuInstance {
+  child: ResultPromise;
+  dir: string;
+  agentSocket: string;
+  qmpSocket: string;
+  console: string;
+  tap?: string;
+  /** Why it exited, once it did. */
+  exit?: string;
+}
+
+/** What a guest starts from instead of a boot: a checkpoint's files, or a running guest to clone. */
+type StartFrom = { kind: 'restore'; memory: string; disk: string; firstId: number; sourceName: string } | { kind: 'clone'; source: KvmGuest };
+
+/** The VM guests of this process by platform/name: clone() is handed a wrapped guest and needs the real one. */
+const live = new Map<string, KvmGuest>();
+
+/**
+ * Raise a guest cgroup's memory limit by `bytes` (a migration's second QEMU); returns the undo.
+ * A limit that is already unlimited stays so.
+ */
+function raiseMemoryLimit(cg: HarnessCgroup, bytes: number): () => void {
+  const dir = dirFor(cg.layout, 'memory', cg.rel);
+  const file = dir && join(dir, cg.layout.version === 1 ? 'memory.limit_in_bytes' : 'memory.max');
+  if (!file || !existsSync(file)) return () => undefined;
+  const before = readFileSync(file, 'utf8').trim();
+  const n = Number(before);
+  if (!Number.isFinite(n) || n > 2 ** 60) return () => undefined;
+  writeFileSync(file, String(n + bytes));
+  return () => {
+    try {
+      writeFileSync(file, before);
+    } catch {
+      /* still above it (the old QEMU's pages not yet uncharged): the cgroup goes with the guest */
+    }
+  };
+}
 
 /**
  * What differs between the VM platforms that share KvmGuest: the machine QEMU emulates and where
@@ -222,13 +278,19 @@ export class KvmGuest implements Guest {
   readonly environment = GUEST_ENV;
   /** QEMU start to agent ready, seconds (also logged). */
   bootSeconds?: number;
-  private qemu?: ResultPromise;
-  private qemuExit?: string;
+  /** The QEMU now running this guest (after a migration: the destination's). */
+  private current?: QemuInstance;
+  private qmp?: QmpClient;
   private agent?: AgentConnection;
   private cgroup: HarnessCgroup;
   private tap?: string;
+  /** A migration's destination tap, until the migration is over. */
+  private pendingTap?: string;
   private addr?: string;
   private undo?: () => Promise<void>;
+  private migrations = 0;
+  /** The MAC of its network device (a clone or restore tells its guest to take this one). */
+  private readonly mac: string;
   readonly dir: string;
   readonly overlay: string;
 
@@ -241,6 +303,11 @@ export class KvmGuest implements Guest {
     this.overlay = join(this.dir, 'root.qcow2');
     if (spec.plainDir) this.plainDir = PLAIN_DIR;
     this.cgroup = new HarnessCgroup(spec.name, undefined, spec.arena);
+    this.mac = macFor(spec.name);
+  }
+
+  get machineType(): VmMachine {
+    return this.machine;
   }
 
   get name(): string {
@@ -256,7 +323,12 @@ export class KvmGuest implements Guest {
   }
 
   get qemuPid(): number | undefined {
-    return this.qemu?.pid;
+    return this.current?.child.pid;
+  }
+
+  /** The disk QEMU writes the guest's root to: its overlay, or its private image. */
+  private get rootDisk(): string {
+    return this.spec.image === 'private' && this.machine.privateImage === 'disk' ? this.privateImage : this.overlay;
   }
 
   private get plainDisk(): string {
@@ -279,7 +351,11 @@ export class KvmGuest implements Guest {
     return join(this.dir, PRIVATE_IMAGE);
   }
 
-  async start(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+  /**
+   * Boot the guest on `disk`, or (from) take over a running guest's state instead of booting: a
+   * checkpoint (restore) or a running guest (clone), then give it this guest's address.
+   */
+  async start(disk: string, log: (line: string) => void, signal?: AbortSignal, from?: StartFrom): Promise<void> {
     // more vCPUs than host CPUs is fine (multiplexed); pinning to CPUs the host lacks is not
     const hostCpus = cpus().length;
     const missing = this.spec.cpus.filter((c) => c >= hostCpus);
@@ -298,13 +374,14 @@ export class KvmGuest implements Guest {
     const qemuSpec = { ...this.spec, memoryBytes: this.spec.memoryBytes + QEMU_OVERHEAD_BYTES };
     this.cgroup.create(qemuSpec, memoryCeiling(qemuSpec));
     if (this.plainDir) await createPlainDisk(this.plainDisk);
+    live.set(`${this.platform}/${this.name}`, this);
     if (net) {
       this.addr = net.allocate();
-      this.tap = `${TAP_PREFIX}${process.pid % 10000}x${tapSeq++}`.slice(0, 15);
-      // named in the guest's directory, so that sweep removes this run's taps and never another run's
-      await writeFile(join(this.dir, 'tap'), this.tap);
-      await execa('ip', ['tuntap', 'add', 'dev', this.tap, 'mode', 'tap']);
-      await execa('ip', ['link', 'set', this.tap, 'master', net.bridge, 'up']);
+      this.tap = await this.addTap(net.bridge);
+    }
+    if (from) {
+      await this.startFrom(from, log, signal);
+      return;
     }
     let lastErr: unknown;
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -340,56 +417,279 @@ export class KvmGuest implements Guest {
   }
 
   private async boot(disk: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
-    const { kernel, initramfs } = images!;
     // the root disk: an overlay over the shared image, or the guest's own full copy of it
-    const ownDisk = this.spec.image === 'private' && this.machine.privateImage === 'disk';
-    if (!ownDisk) {
+    if (this.rootDisk === this.overlay) {
       await rm(this.overlay, { force: true });
       await createOverlay(disk, this.overlay);
     }
-    const consoleFile = join(this.dir, 'console.log');
-    const sock = join(this.dir, 'agent.sock');
-    await rm(sock, { force: true });
-    await writeFile(consoleFile, '');
+    const t0 = Date.now();
+    const inst = await this.spawnQemu(this.dir, this.tap);
+    this.current = inst;
+    const { agent, guestUptime } = await AgentConnection.connect(inst.agentSocket, {
+      timeoutMs: BOOT_TIMEOUT_MS,
+      signal,
+      dead: () => {
+        if (inst.exit) return inst.exit;
+        const fail = readFileSync(inst.console, 'utf8').match(/VB-FAIL: .*/)?.[0];
+        return fail ? `guest boot failed: ${fail}` : undefined;
+      },
+    });
+    this.agent = agent;
+    this.bootSeconds = (Date.now() - t0) / 1000;
+    this.qmp = await QmpClient.connect(inst.qmpSocket, { timeoutMs: 30_000, dead: () => inst.exit });
+    log(`${this.platform} guest ${this.name} ready in ${this.bootSeconds.toFixed(1)} s (accel ${this.accel}, guest uptime ${guestUptime} s)`);
+  }
+
+  /**
+   * Start one QEMU of this guest in `dir` (its sockets and console there): the first, a
+   * migration's destination, a restore's or a clone's. It joins the guest's cgroups first.
+   */
+  private async spawnQemu(dir: string, tap: string | undefined, incoming?: string): Promise<QemuInstance> {
+    const { kernel, initramfs } = images!;
+    await mkdir(dir, { recursive: true });
+    const inst: Omit<QemuInstance, 'child'> = { dir, agentSocket: join(dir, 'agent.sock'), qmpSocket: join(dir, 'qmp.sock'), console: join(dir, 'console.log'), ...(tap ? { tap } : {}) };
+    await rm(inst.agentSocket, { force: true });
+    await rm(inst.qmpSocket, { force: true });
+    await writeFile(inst.console, '');
     const args = this.machine.qemuArgs({
       accel: this.accel,
       vcpus: this.spec.vcpus,
       memoryBytes: this.spec.memoryBytes,
       kernel: kernel.image,
       initramfs,
-      console: consoleFile,
+      console: inst.console,
       append: kernelCmdline(this.accel, kernel, `${this.machine.append(this.accel)} vb.name=${this.name}`),
-      disk: ownDisk ? this.privateImage : this.overlay,
+      disk: this.rootDisk,
       ...(this.plainDir ? { plainDisk: this.plainDisk } : {}),
-      agentSocket: sock,
-      tap: this.tap ? { ifname: this.tap, mac: macFor(this.name) } : undefined,
+      agentSocket: inst.agentSocket,
+      qmpSocket: inst.qmpSocket,
+      ...(incoming ? { incoming } : {}),
+      tap: tap ? { ifname: tap, mac: this.mac } : undefined,
       shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly })),
     });
     // join the guest's cgroups first, then become QEMU: every QEMU thread starts inside the limits
     const join_ = this.cgroup.procsFiles().map((f) => shellLine`echo $$ > ${f}`).join(' && ');
-    const t0 = Date.now();
-    this.qemuExit = undefined;
     // QEMU stays killable by the OOM killer of its group (or arena) while the harness protects itself
     const child = execa('bash', ['-c', `${join_ || 'true'} && ${resetOomAdjShell()}exec qemu-system-x86_64 "$@"`, 'qemu', ...args], { reject: false, all: true, stdin: 'ignore' });
-    this.qemu = child;
+    const started: QemuInstance = { ...inst, child };
     void child.then((r) => {
-      if (this.qemu !== child) return;
       // QEMU says why it failed; a guest that died (kernel panic, -no-reboot) says it on its console
-      const said = (r.all ?? '').trim().split('\n').at(-1) || consoleCause(consoleFile);
-      this.qemuExit = `QEMU exited (${r.exitCode ?? r.signal}): ${said ?? 'the guest stopped before its console came up (too little memory, or a kernel that cannot boot)'}`;
+      const said = (r.all ?? '').trim().split('\n').at(-1) || consoleCause(inst.console);
+      started.exit = `QEMU exited (${r.exitCode ?? r.signal}): ${said ?? 'the guest stopped before its console came up (too little memory, or a kernel that cannot boot)'}`;
     });
-    const { agent, guestUptime } = await AgentConnection.connect(sock, {
-      timeoutMs: BOOT_TIMEOUT_MS,
-      signal,
-      dead: () => {
-        if (this.qemuExit) return this.qemuExit;
-        const fail = readFileSync(consoleFile, 'utf8').match(/VB-FAIL: .*/)?.[0];
-        return fail ? `guest boot failed: ${fail}` : undefined;
-      },
-    });
+    return started;
+  }
+
+  /** A tap on the bridge for one QEMU of this guest, named in the guest's directory so that sweep removes this run's taps and never another run's. */
+  private async addTap(bridge: string): Promise<string> {
+    const tap = `${TAP_PREFIX}${process.pid % 10000}x${tapSeq++}`.slice(0, 15);
+    await appendFile(join(this.dir, 'tap'), `${tap}\n`);
+    await execa('ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    await execa('ip', ['link', 'set', tap, 'master', bridge, 'up']);
+    return tap;
+  }
+
+  private control(what: string): { qmp: QmpClient; agent: AgentConnection } {
+    if (!this.qmp || !this.agent || !this.current) throw new Error(`cannot ${what} guest ${this.name}: it is not running`);
+    if (this.current.exit) throw new Error(`cannot ${what} guest ${this.name}: ${this.current.exit}`);
+    return { qmp: this.qmp, agent: this.agent };
+  }
+
+  /** QEMU sends the guest's gratuitous ARPs (and RARPs) again: the bridge learns where its MAC is. */
+  async announce(): Promise<void> {
+    await this.qmp?.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 });
+  }
+
+  /** QEMU's `stop`: every vCPU halts, the guest's memory and devices are kept. */
+  async pause(): Promise<void> {
+    const { qmp } = this.control('pause');
+    await qmp.execute('stop');
+    const st = await qmp.status();
+    if (st !== 'paused') throw new Error(`guest ${this.name} did not pause: QEMU says ${st}`);
+  }
+
+  async resume(): Promise<void> {
+    const { qmp } = this.control('resume');
+    await qmp.execute('cont');
+    const st = await qmp.status();
+    if (st !== 'running') throw new Error(`guest ${this.name} did not resume: QEMU says ${st}`);
+  }
+
+  /**
+   * The guest's RAM and devices to a file (QEMU's migration stream into `cat`: this QEMU has no
+   * file: URI), and its root disk copied beside it while the guest is stopped: `stop` drains and
+   * flushes every disk, so the copy is the disk as the saved memory knows it. A copy (rather than
+   * a fresh overlay over a frozen one) keeps the checkpoint self-contained: restores and the
+   * source never share a writable layer, and removing the source leaves the checkpoint whole.
+   */
+  async checkpoint(dir: string, opts: { leaveRunning: boolean; signal?: AbortSignal }): Promise<Checkpoint> {
+    const { qmp, agent } = this.control('checkpoint');
+    if (this.plainDir) throw new Error(`cannot checkpoint guest ${this.name}: its plain disk is not part of a checkpoint (not implemented)`);
+    const blocked = await migrationBlocked(qmp);
+    if (blocked) throw new Error(`cannot checkpoint guest ${this.name}: QEMU blocks it: ${blocked}`);
+    await checkRoom(dir, this.spec.memoryBytes + diskUsageBytes(this.rootDisk));
+    const t0 = performance.now();
+    const memFile = join(dir, CHECKPOINT_FILES.memory);
+    const errFile = join(dir, CHECKPOINT_FILES.log);
+    // every frame the host sent is in the guest before its memory is saved
+    await agent.hold();
+    let stopped = 0;
+    let resumed: number | undefined;
+    try {
+      await qmp.execute('stop');
+      stopped = performance.now();
+      const cp = await execa('cp', ['--sparse=always', '--reflink=never', this.rootDisk, join(dir, CHECKPOINT_FILES.disk)], { reject: false, all: true });
+      if (cp.exitCode !== 0) throw new Error(`copying its disk failed: ${(cp.all ?? '').trim().split('\n').at(-1)}`);
+      await runMigration(qmp, `exec:cat > ${quoteSh(memFile)} 2> ${quoteSh(errFile)}`, { timeoutS: 600, signal: opts.signal, failedWhy: () => lastLine(errFile) });
+      const seconds = (performance.now() - t0) / 1000;
+      if (opts.leaveRunning) {
+        await qmp.execute('cont');
+        resumed = performance.now();
+      }
+      const checkpoint: Omit<Checkpoint, 'dir'> = {
+        platform: this.platform,
+        bytes: await treeUsageBytes(dir),
+        seconds,
+        frozenS: ((resumed ?? performance.now()) - stopped) / 1000,
+        stamp: await checkpointStamp(qmp.version),
+      };
+      await rm(errFile, { force: true });
+      await writeMeta(dir, { checkpoint, source: this.name, vcpus: this.spec.vcpus, memoryBytes: this.spec.memoryBytes, agentFirstId: agent.idWatermark });
+      return { dir, ...checkpoint, bytes: await treeUsageBytes(dir) };
+    } catch (err) {
+      // the source runs on, whatever went wrong
+      if (stopped && resumed === undefined) await qmp.execute('cont').catch(() => undefined);
+      throw new Error(`checkpoint of guest ${this.name} to ${dir} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      agent.release();
+    }
+  }
+
+  /**
+   * Live migration to a second QEMU on this host: the destination starts with the same machine,
+   * devices and disk file (one host: shared storage), in the same cgroup (the monitors and the
+   * watchdog follow it), listening on a Unix socket; the guest runs on while its memory is copied.
+   * The destination gets a new tap on the bridge (QEMU 7.2 cannot open a tap the source still
+   * holds) and the same MAC, and QEMU announces the guest there when it starts, so the guest's
+   * address keeps working. Not done in time: cancelled, the destination killed, the guest runs
+   * on at the source. Done: this object drives the destination and the source is gone.
+   */
+  async migrate(opts: { signal?: AbortSignal; timeoutS: number; maxDowntimeMs?: number }): Promise<MigrationStats> {
+    const { qmp, agent } = this.control('migrate');
+    const blocked = await migrationBlocked(qmp);
+    if (blocked) throw new Error(`cannot migrate guest ${this.name}: QEMU blocks it: ${blocked}`);
+    const dir = join(this.dir, `m${++this.migrations}`);
+    const incoming = join(dir, 'incoming.sock');
+    const net = this.tap ? await ensureBridge() : undefined;
+    // two QEMUs in one cgroup while the memory moves: room for both, the old limit after
+    const restoreLimit = raiseMemoryLimit(this.cgroup, this.spec.memoryBytes + QEMU_OVERHEAD_BYTES);
+    let dest: QemuInstance | undefined;
+    let destQmp: QmpClient | undefined;
+    let held = false;
+    let info;
+    let wallS = 0;
+    try {
+      if (net) this.pendingTap = await this.addTap(net.bridge);
+      dest = await this.spawnQemu(dir, this.pendingTap, `unix:${incoming}`);
+      const d = dest;
+      destQmp = await QmpClient.connect(d.qmpSocket, { timeoutMs: 30_000, dead: () => d.exit });
+      if (opts.maxDowntimeMs !== undefined) await qmp.execute('migrate-set-parameters', { 'downtime-limit': Math.max(1, Math.round(opts.maxDowntimeMs)) });
+      await agent.hold();
+      held = true;
+      const t0 = performance.now();
+      info = await runMigration(qmp, `unix:${incoming}`, { timeoutS: opts.timeoutS, signal: opts.signal, failedWhy: () => d.exit });
+      // the source was running, so the destination starts the guest by itself
+      const st = await waitIncomingDone(destQmp, 30_000, () => d.exit);
+      if (st !== 'running') await destQmp.execute('cont');
+      wallS = (performance.now() - t0) / 1000;
+    } catch (err) {
+      destQmp?.close();
+      if (dest && dest.child.exitCode === null) {
+        dest.child.kill('SIGKILL');
+        await dest.child.catch(() => undefined);
+      }
+      if (this.pendingTap) await execa('ip', ['link', 'del', this.pendingTap], { reject: false });
+      this.pendingTap = undefined;
+      // a migration that got as far as stopping the source: the source goes on
+      const st = await qmp.status().catch(() => 'unknown');
+      if (st === 'postmigrate' || st === 'paused' || st === 'finish-migrate') await qmp.execute('cont').catch(() => undefined);
+      if (held) agent.release();
+      restoreLimit();
+      throw new Error(`migration of guest ${this.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // the destination runs the guest: the host follows it there, then the source goes
+    const old = this.current!;
+    this.current = dest;
+    this.qmp = destQmp;
+    const oldTap = this.tap;
+    this.tap = this.pendingTap;
+    this.pendingTap = undefined;
+    const d = dest;
+    const moved = agent.moveTo(d.agentSocket, { timeoutMs: 30_000, dead: () => d.exit });
+    qmp.close();
+    old.child.kill('SIGKILL');
+    await old.child.catch(() => undefined);
+    await moved;
+    if (oldTap) await execa('ip', ['link', 'del', oldTap], { reject: false });
+    await rm(old.dir === this.dir ? join(this.dir, 'console.log') : old.dir, { recursive: true, force: true });
+    restoreLimit();
+    return migrationStats(info, wallS);
+  }
+
+  /** Restore (a checkpoint) or clone (a running guest): this guest's QEMU takes over that state instead of booting. */
+  private async startFrom(from: StartFrom, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    const t0 = Date.now();
+    let firstId: number;
+    let inst: QemuInstance | undefined;
+    const dead = () => inst?.exit;
+    if (from.kind === 'restore') {
+      firstId = from.firstId;
+      await execa('cp', ['--sparse=always', '--reflink=never', from.disk, this.overlay]);
+      inst = await this.spawnQemu(this.dir, this.tap, `exec:cat ${quoteSh(from.memory)}`);
+      this.current = inst;
+      this.qmp = await QmpClient.connect(inst.qmpSocket, { timeoutMs: 30_000, dead });
+      await waitIncomingDone(this.qmp, 120_000, dead);
+    } else {
+      const src = from.source;
+      const { qmp: srcQmp, agent: srcAgent } = src.control('clone');
+      const blocked = await migrationBlocked(srcQmp);
+      if (blocked) throw new Error(`cannot clone guest ${src.name}: QEMU blocks it: ${blocked}`);
+      firstId = srcAgent.idWatermark;
+      const incoming = join(this.dir, 'incoming.sock');
+      await srcAgent.hold();
+      let stopped = false;
+      try {
+        await srcQmp.execute('stop');
+        stopped = true;
+        // the source's disk as its memory knows it, copied while it is stopped (see checkpoint())
+        await execa('cp', ['--sparse=always', '--reflink=never', src.rootDisk, this.overlay]);
+        inst = await this.spawnQemu(this.dir, this.tap, `unix:${incoming}`);
+        this.current = inst;
+        this.qmp = await QmpClient.connect(inst.qmpSocket, { timeoutMs: 30_000, dead });
+        await runMigration(srcQmp, `unix:${incoming}`, { timeoutS: 300, signal, failedWhy: dead });
+      } finally {
+        if (stopped) await srcQmp.execute('cont').catch(() => undefined);
+        srcAgent.release();
+      }
+      await waitIncomingDone(this.qmp!, 30_000, dead);
+    }
+    const qmp = this.qmp!;
+    if ((await qmp.status()) !== 'running') await qmp.execute('cont');
+    const { agent } = await AgentConnection.connect(this.current!.agentSocket, { timeoutMs: 60_000, signal, dead, firstId });
     this.agent = agent;
+    // its own address: the guest's interface takes this guest's MAC (the device's came with the state) and address
+    const setup = [shellLine`mkdir -p ${this.workdir}`, shellLine`hostname ${this.name}`];
+    if (this.addr) {
+      const gw = this.addr.replace(/\.\d+$/, '.1');
+      setup.push(shellLine`ip link set eth0 address ${this.mac}`, 'ip addr flush dev eth0', shellLine`ip addr add ${this.addr}/24 dev eth0`, 'ip link set eth0 up', shellLine`ip route replace default via ${gw}`);
+    }
+    await this.sh(setup.join(' && '), { timeoutMs: 30_000 });
+    // the copy's QEMU announced the source's MAC on this guest's tap as it started: the source, if
+    // it runs, announces itself again so that the bridge sends its frames back to it
+    const source = from.kind === 'clone' ? from.source : live.get(`${this.platform}/${from.sourceName}`);
+    if (this.addr && source && source !== this) await source.announce().catch(() => undefined);
     this.bootSeconds = (Date.now() - t0) / 1000;
-    log(`${this.platform} guest ${this.name} ready in ${this.bootSeconds.toFixed(1)} s (accel ${this.accel}, guest uptime ${guestUptime} s)`);
+    log(`${this.platform} guest ${this.name} ${from.kind === 'restore' ? 'restored' : `cloned from ${from.source.name}`} and ready in ${this.bootSeconds.toFixed(1)} s`);
   }
 
   private run(script: string, opts: Omit<ExecOptions, 'check'>, stdin?: Buffer | string | NodeJS.ReadableStream): { pid: () => number | undefined; done: Promise<ExecResult>; kill: (s?: NodeJS.Signals) => void } {
@@ -515,8 +815,10 @@ export class KvmGuest implements Guest {
   private async stopQemu(): Promise<void> {
     this.agent?.close();
     this.agent = undefined;
-    const child = this.qemu;
-    this.qemu = undefined;
+    this.qmp?.close();
+    this.qmp = undefined;
+    const child = this.current?.child;
+    this.current = undefined;
     if (child && child.exitCode === null) {
       child.kill('SIGKILL');
       await child.catch(() => undefined);
@@ -524,9 +826,11 @@ export class KvmGuest implements Guest {
   }
 
   private async teardown(): Promise<void> {
+    live.delete(`${this.platform}/${this.name}`);
     await this.stopQemu();
+    // and any other QEMU of this guest (a migration's destination): they share its cgroup
     await this.cgroup.destroy();
-    if (this.tap) await execa('ip', ['link', 'del', this.tap], { reject: false });
+    for (const tap of [this.tap, this.pendingTap]) if (tap) await execa('ip', ['link', 'del', tap], { reject: false });
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -559,8 +863,9 @@ export async function sweepVms(platform: string): Promise<string[]> {
           /* gone */
         }
       }
-      const tap = existsSync(join(dir, 'tap')) ? readFileSync(join(dir, 'tap'), 'utf8').trim() : '';
-      if (tap && (await execa('ip', ['link', 'del', tap], { reject: false })).exitCode === 0) found.push(`tap ${tap}`);
+      // one tap per QEMU the guest had (migrations add one each)
+      const taps = existsSync(join(dir, 'tap')) ? readFileSync(join(dir, 'tap'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : [];
+      for (const tap of taps) if ((await execa('ip', ['link', 'del', tap], { reject: false })).exitCode === 0) found.push(`tap ${tap}`);
       await rm(dir, { recursive: true, force: true });
       found.push(`${platform} guest ${name}`);
     }
@@ -603,6 +908,7 @@ const kvm: Driver = {
     if (why) throw new UnavailableError(why);
     await ensureBootImages(ctx.log);
     disk = await ensureDiskImage(await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log), ctx.log);
+    preparedFor.add('kvm');
   },
   async provision(spec: GuestSpec, ctx: RunContext) {
     if (!disk || !accel) throw new Error('kvm driver used before prepare()');
@@ -626,6 +932,88 @@ const kvm: Driver = {
     return { dir: KVM_STATE, ...(existsSync(file) ? { bytes: diskUsageBytes(file) } : {}) };
   },
   sweep: () => sweepVms('kvm'),
+  capabilities: (profile?: ProfileName) => vmCapabilities(kvm, profile, KVM_HOW),
+  async restore(spec: GuestSpec, checkpoint: Checkpoint, ctx: RunContext) {
+    if (!disk || !accel) throw new Error('kvm driver used before prepare()');
+    return restoreVm(spec, checkpoint, ctx, new KvmGuest(spec, accel), disk);
+  },
+  clone: (source: Guest, spec: GuestSpec, ctx: RunContext) => cloneVm('kvm', source, spec, ctx),
 };
+
+const KVM_HOW = {
+  pause: 'QMP stop/cont',
+  checkpoint: 'QEMU migration stream to a file (exec:cat) and a copy of the qcow2 overlay while stopped; restore with -incoming',
+  migrate: 'QEMU live migration to a second QEMU on this host over a Unix socket, same disk file, new tap',
+  clone: 'source stopped, its overlay copied, its state migrated over a Unix socket into a new QEMU; new MAC and address set through the agent',
+};
+
+/** Capabilities per platform, probed once per process (a probe guest boots: ~10-30 s under TCG). */
+const probed = new Map<string, Promise<Capabilities>>();
+
+/** A VM platform's capabilities: its accelerator first (none: nothing works, and why), then the probe guest. */
+export function vmCapabilities(driver: Driver, profile: ProfileName | undefined, how: Partial<Record<keyof Capabilities, string>>): Promise<Capabilities> {
+  let p = probed.get(driver.name);
+  if (!p) {
+    p = (async () => {
+      const log = (l: string) => process.stderr.write(`${driver.name}: ${l}\n`);
+      const pr = await driver.probe(profile);
+      if (!pr.ok) {
+        const no = { ok: false, reason: pr.reason ?? `${driver.name} cannot run here` };
+        return { pause: no, checkpoint: no, migrate: no, clone: no };
+      }
+      // the probe guest boots the prepared image, or the base image when nothing was prepared yet
+      if (!preparedFor.has(driver.name)) await driver.prepare?.({ profile: PROFILES[profile ?? 'smoke'], cacheDir: CACHE_DIR, guestPackages: [], log });
+      const tag = accel === 'tcg' ? ', TCG' : '';
+      const withAccel = Object.fromEntries(Object.entries(how).map(([k, v]) => [k, `${v}${tag}`]));
+      return probeVmCapabilities(driver, profile, log, withAccel);
+    })();
+    probed.set(driver.name, p);
+  }
+  return p;
+}
+
+/** Drivers whose prepare() ran in this process (their images are built). */
+export const preparedFor = new Set<string>();
+
+let qemuVersionText: string | undefined;
+async function qemuVersion(): Promise<string> {
+  qemuVersionText ??= (await execa('qemu-system-x86_64', ['--version'])).stdout.match(/version (\d+\.\d+\.\d+)/)?.[1] ?? 'unknown';
+  return qemuVersionText;
+}
+
+/** Driver.restore of the VM platforms: the checkpoint checked (complete, same stamp, same size), then `guest` started from it. */
+export async function restoreVm(spec: GuestSpec, checkpoint: Checkpoint, ctx: RunContext, guest: KvmGuest, disk: string): Promise<Guest> {
+  const meta: VmCheckpointMeta = await readMeta(checkpoint.dir);
+  if (meta.checkpoint.platform !== guest.platform) throw new Error(`checkpoint ${checkpoint.dir} is of platform ${meta.checkpoint.platform}, not ${guest.platform}`);
+  const why = stampMismatch(meta.checkpoint.stamp, await checkpointStamp(await qemuVersion()));
+  if (why) throw new Error(`cannot restore ${checkpoint.dir}: ${why}`);
+  if (spec.vcpus !== meta.vcpus || spec.memoryBytes !== meta.memoryBytes) {
+    throw new Error(`cannot restore ${checkpoint.dir}: it holds a ${meta.vcpus}-vCPU ${meta.memoryBytes / MiB} MiB guest, ${spec.name} is to have ${spec.vcpus} vCPUs and ${spec.memoryBytes / MiB} MiB`);
+  }
+  if (spec.image === 'private' || spec.plainDir) throw new Error(`cannot restore ${checkpoint.dir} as ${spec.name}: a restored guest runs on its copy of the checkpoint's disk (no private image, no plain disk)`);
+  try {
+    await guest.start(disk, ctx.log, ctx.signal, { kind: 'restore', memory: join(checkpoint.dir, CHECKPOINT_FILES.memory), disk: join(checkpoint.dir, CHECKPOINT_FILES.disk), firstId: meta.agentFirstId, sourceName: meta.source });
+  } catch (err) {
+    await guest.destroy();
+    throw err;
+  }
+  return guest;
+}
+
+/** Driver.clone of the VM platforms: the real guest behind `source` (the runner hands a wrapper) cloned into a new guest named by spec. */
+export async function cloneVm(platform: string, source: Guest, spec: GuestSpec, ctx: RunContext): Promise<Guest> {
+  const src = live.get(`${platform}/${source.name}`);
+  if (!src) throw new Error(`${platform} cannot clone ${source.name}: it is not a running ${platform} guest of this process`);
+  if (spec.vcpus !== src.spec.vcpus || spec.memoryBytes !== src.spec.memoryBytes) throw new Error(`cannot clone ${source.name} as ${spec.name}: a clone has its source's size (${src.spec.vcpus} vCPUs, ${src.spec.memoryBytes / MiB} MiB)`);
+  if (spec.image === 'private' || spec.plainDir) throw new Error(`cannot clone ${source.name} as ${spec.name}: a clone runs on its copy of the source's disk (no private image, no plain disk)`);
+  const guest = new KvmGuest(spec, src.accel, src.machineType);
+  try {
+    await guest.start('', ctx.log, ctx.signal, { kind: 'clone', source: src });
+  } catch (err) {
+    await guest.destroy();
+    throw err;
+  }
+  return guest;
+}
 
 export default kvm;

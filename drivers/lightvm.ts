@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STATE_DIR } from '../core/host.ts';
 import { treeUsageBytes } from './disk-usage.ts';
-import kvm, { BALLOON_OPTIONS, KvmGuest, copyVmImage, ensureBootImages, privateImagePath, sweepVms, vmImageCopy, type QemuInput, type VmMachine } from './kvm.ts';
+import kvm, { BALLOON_OPTIONS, KvmGuest, controlArgs, copyVmImage, ensureBootImages, preparedFor, privateImagePath, sweepVms, vmCapabilities, vmImageCopy, type QemuInput, type VmMachine } from './kvm.ts';
 import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
 import { ensureScratchImage } from './vm-image.ts';
 
@@ -38,6 +38,7 @@ export function microvmArgs(o: QemuInput & { rootDir: string }): string[] {
   if (o.tap) a.push('-netdev', `tap,id=n0,ifname=${o.tap.ifname},script=no,downscript=no`, '-device', `virtio-net-device,netdev=n0,mac=${o.tap.mac}`);
   (o.shares ?? []).forEach((s, i) => fs9p(`vbshare${i}`, s.host, s.tag, s.readonly));
   a.push('-device', `virtio-balloon-device,${BALLOON_OPTIONS}`);
+  a.push(...controlArgs(o));
   return a;
 }
 
@@ -80,6 +81,7 @@ const lightvm: Driver = {
     await ensureBootImages(ctx.log);
     rootfs = await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log);
     scratch = await ensureScratchImage(ctx.log);
+    preparedFor.add('lightvm');
   },
   async provision(spec: GuestSpec, ctx: RunContext) {
     if (!rootfs || !scratch || !accel) throw new Error('lightvm driver used before prepare()');
@@ -104,6 +106,10 @@ const lightvm: Driver = {
     return { dir: join(STATE_DIR, 'lightvm'), ...(existsSync(join(dir, '.virtbench-recipe.json')) ? { bytes: await treeUsageBytes(dir) } : {}) };
   },
   sweep: () => sweepVms('lightvm'),
+  // pause is QMP stop/cont as on kvm; QEMU refuses to migrate (so to checkpoint or clone) a guest
+  // whose 9p root is mounted, and the probe reports QEMU's own reason: no restore or clone here
+  capabilities: (profile?: ProfileName) =>
+    vmCapabilities(lightvm, profile, { pause: 'QMP stop/cont', checkpoint: 'QEMU migration stream to a file', migrate: 'QEMU live migration over a Unix socket' }),
 };
 
 export default lightvm;

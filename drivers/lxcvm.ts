@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, memoryCeiling } from '../core/host.ts';
+import { PROFILES } from '../core/profiles.ts';
 import { quoteSh, shellLine } from '../core/shell-quote.ts';
-import type { Accel, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import type { Accel, Capabilities, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge } from './bridge.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import kvm, { KvmGuest, ensureBootImages, sweepVms } from './kvm.ts';
@@ -298,6 +299,25 @@ echo "could not kill $(echo $v | wc -w) processes in ${this.name}" >&2; exit 1`;
     await this.t.vm.sh(script, { timeoutMs: 30_000 });
   }
 
+  /**
+   * The tenant container is frozen inside its VM (cgroup v2 cgroup.freeze), not the VM: the study
+   * pauses a tenant, and the VM carries the other tenants. Resolves once the kernel says frozen.
+   */
+  async pause(): Promise<void> {
+    await this.freeze(1);
+  }
+
+  async resume(): Promise<void> {
+    await this.freeze(0);
+  }
+
+  private async freeze(v: 0 | 1): Promise<void> {
+    if (!this.cgroup) throw new Error(`container ${this.name} is not running`);
+    const script = shellLine`echo ${String(v)} > ${this.cgroup}/cgroup.freeze && for i in $(seq 200); do grep -qx ${`frozen ${v}`} ${this.cgroup}/cgroup.events && exit 0; sleep 0.05; done; echo "cgroup.events still says $(grep frozen ${this.cgroup}/cgroup.events) after 10 s" >&2; exit 1`;
+    const r = await this.t.vm.sh(script, { timeoutMs: 30_000, check: false });
+    if (r.exitCode !== 0) throw new Error(`could not ${v ? 'freeze' : 'thaw'} container ${this.name} in its VM: ${(r.stderr || r.stdout).trim().split('\n').at(-1)}`);
+  }
+
   /** From outside: the tenants' VM is killed (the harness is gone or hung, so is the run). */
   watchdogScript(): string {
     return this.t.vm.watchdogScript();
@@ -373,6 +393,46 @@ const lxcvm: Driver = {
     return guests;
   },
   sweep: () => sweepVms('kvm'),
+  capabilities: (profile?: ProfileName) => (capabilities ??= probeCapabilities(profile)),
 };
+
+/** Why a nested container has no checkpoint, migration or clone here (one line). */
+export const NESTED_NOT_MOVABLE =
+  'lxcvm: moving one nested container needs CRIU inside the VM (not implemented); its whole VM is not it, and QEMU refuses to migrate that VM while the host cache is mounted over 9p';
+
+let capabilities: Promise<Capabilities> | undefined;
+
+/** Pause probed for real: a container in a VM frozen and thawed (a command runs after); the rest refused with the reason. */
+async function probeCapabilities(profile?: ProfileName): Promise<Capabilities> {
+  const refused = { ok: false, reason: NESTED_NOT_MOVABLE };
+  const log = (l: string) => process.stderr.write(`lxcvm: ${l}\n`);
+  const p = await lxcvm.probe(profile);
+  if (!p.ok) {
+    const no = { ok: false, reason: p.reason ?? 'lxcvm cannot run here' };
+    return { pause: no, checkpoint: no, migrate: no, clone: no };
+  }
+  const ctx: RunContext = { profile: PROFILES[profile ?? 'smoke'], cacheDir: CACHE_DIR, guestPackages: [], log, signal: new AbortController().signal, timeoutS: 300, tiers: {} };
+  if (!image) await lxcvm.prepare!(ctx);
+  const n = cpus().length;
+  const spec: GuestSpec = {
+    name: `vbcaps${process.pid % 100000}-t0`, vcpus: 1, cpus: Array.from({ length: n }, (_, i) => i), cpuPolicy: 'shares', cpuShares: 1024,
+    memoryBytes: 256 * 1024 ** 2, memoryLimit: 'soft', ioWeight: 500, pidsMax: 256, network: false, shares: [],
+  };
+  let pause: Capabilities['pause'];
+  try {
+    const g = await lxcvm.provision(spec, ctx);
+    try {
+      await g.pause!();
+      await g.resume!();
+      await g.sh('true', { timeoutMs: 30_000 });
+      pause = { ok: true, how: `cgroup v2 freezer of the tenant container inside its VM${accel === 'tcg' ? ', TCG' : ''}` };
+    } finally {
+      await g.destroy();
+    }
+  } catch (err) {
+    pause = { ok: false, reason: (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300) };
+  }
+  return { pause, checkpoint: refused, migrate: refused, clone: refused };
+}
 
 export default lxcvm;

@@ -88,6 +88,23 @@ interface Pending {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Connect to a Unix socket that may not exist yet; `check` throws to give up. */
+async function openSocket(path: string, check: () => void): Promise<Socket> {
+  for (;;) {
+    check();
+    const sock = await new Promise<Socket | undefined>((resolve) => {
+      const s = createConnection(path);
+      s.once('connect', () => resolve(s));
+      s.once('error', () => {
+        s.destroy();
+        resolve(undefined);
+      });
+    });
+    if (sock) return sock;
+    await sleep(50);
+  }
+}
+
 export class AgentConnection {
   private readonly decoder = new FrameDecoder();
   private readonly pending = new Map<number, Pending>();
@@ -96,19 +113,38 @@ export class AgentConnection {
   private lostReason?: string;
   private helloWaiter?: (uptime: number) => void;
 
-  private constructor(private readonly sock: Socket) {
+  private sock!: Socket;
+  /** While set, writes wait here instead of going to QEMU (a migration is moving the guest: hold()). */
+  private held?: Buffer[];
+  /** Set by moveTo(): the old socket's close is expected. */
+  private moving = false;
+
+  private constructor(sock: Socket, firstId = 1) {
+    this.nextId = firstId;
+    this.attach(sock);
+  }
+
+  private attach(sock: Socket): void {
+    this.sock = sock;
     sock.on('data', (chunk: Buffer) => {
       for (const f of this.decoder.push(chunk)) this.onFrame(f);
     });
     sock.on('error', () => undefined);
-    sock.on('close', () => this.lose('the guest agent connection closed (guest stopped?)'));
+    sock.on('close', () => {
+      if (this.sock === sock && !this.moving) this.lose('the guest agent connection closed (guest stopped?)');
+    });
+  }
+
+  /** The id the next command gets: a connection to a copy of this guest (clone, restore) starts above it, so that ids never collide with the copied agent's commands. */
+  get idWatermark(): number {
+    return this.nextId;
   }
 
   /**
    * Connect to QEMU's socket and wait until the agent answers. `dead()` returns why the VM cannot
    * answer any more (QEMU exited, a boot failure on the console), which ends the wait at once.
    */
-  static async connect(path: string, o: { timeoutMs: number; dead: () => string | undefined; signal?: AbortSignal }): Promise<{ agent: AgentConnection; guestUptime: number }> {
+  static async connect(path: string, o: { timeoutMs: number; dead: () => string | undefined; signal?: AbortSignal; firstId?: number }): Promise<{ agent: AgentConnection; guestUptime: number }> {
     const deadline = Date.now() + o.timeoutMs;
     const check = () => {
       if (o.signal?.aborted) throw new Error('aborted while waiting for the guest');
@@ -116,20 +152,8 @@ export class AgentConnection {
       if (why) throw new Error(why);
       if (Date.now() > deadline) throw new Error(`the guest did not become ready within ${(o.timeoutMs / 1000).toFixed(0)} s`);
     };
-    let sock: Socket | undefined;
-    while (!sock) {
-      check();
-      sock = await new Promise<Socket | undefined>((resolve) => {
-        const s = createConnection(path);
-        s.once('connect', () => resolve(s));
-        s.once('error', () => {
-          s.destroy();
-          resolve(undefined);
-        });
-      });
-      if (!sock) await sleep(50);
-    }
-    const agent = new AgentConnection(sock);
+    const sock = await openSocket(path, check);
+    const agent = new AgentConnection(sock, o.firstId);
     const hello = new Promise<number>((resolve) => (agent.helloWaiter = resolve));
     let uptime: number | undefined;
     void hello.then((u) => (uptime = u));
@@ -205,7 +229,68 @@ export class AgentConnection {
 
   private send(type: string, id: number, payload?: Buffer | string): boolean {
     if (this.lostReason) return true;
+    if (this.held) {
+      this.held.push(encodeFrame(type, id, payload));
+      return true;
+    }
     return this.sock.write(encodeFrame(type, id, payload));
+  }
+
+  /**
+   * Before a migration: from now on the host's frames wait on the host (release() sends them), and
+   * this resolves once the agent has read every frame sent before (it answered a ping), so that
+   * nothing the host sent is lost in a QEMU that goes away. The guest's output keeps flowing.
+   */
+  async hold(timeoutMs = 30_000): Promise<void> {
+    if (this.lostReason) throw new Error(this.lostReason);
+    this.held ??= [];
+    const hello = new Promise<number>((resolve) => (this.helloWaiter = resolve));
+    this.sock.write(encodeFrame('P', 0));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([hello, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the guest agent did not answer within ${timeoutMs / 1000} s`)), timeoutMs)))]);
+    } catch (err) {
+      this.release();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.helloWaiter = undefined;
+    }
+  }
+
+  /** Send what waited during hold() and write directly again. */
+  release(): void {
+    const frames = this.held ?? [];
+    this.held = undefined;
+    if (this.lostReason) return;
+    for (const f of frames) this.sock.write(f);
+  }
+
+  /**
+   * After a migration: the old QEMU is being killed; once its socket has delivered everything the
+   * old QEMU wrote (its end), carry on over the new QEMU's socket with the same commands, ids and
+   * partial frame: the guest's byte stream continues there (its unsent output migrated with it).
+   */
+  async moveTo(path: string, o: { timeoutMs: number; dead: () => string | undefined }): Promise<void> {
+    const old = this.sock;
+    this.moving = true;
+    if (!old.destroyed) await new Promise<void>((resolve) => old.once('close', () => resolve()));
+    const deadline = Date.now() + o.timeoutMs;
+    let sock: Socket;
+    try {
+      sock = await openSocket(path, () => {
+        const why = o.dead();
+        if (why) throw new Error(why);
+        if (Date.now() > deadline) throw new Error(`the destination's agent socket did not accept within ${(o.timeoutMs / 1000).toFixed(0)} s`);
+      });
+    } catch (err) {
+      this.moving = false;
+      this.lose(`the guest agent could not follow the migration: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+    this.moving = false;
+    this.attach(sock);
+    this.release();
   }
 
   /** Run `bash -c script` in the guest, in a cgroup of its own. */

@@ -12,7 +12,7 @@ import { makeRunDir, runArtifactsDir } from '../core/artifacts.ts';
 import { errorMessage } from '../core/errors.ts';
 import { cpuLayout, sampleCellFields, type PlannedRun } from '../core/matrix.ts';
 import { recordingGuest, type RecordedCommand } from '../core/recording-guest.ts';
-import type { Calibration, Capabilities, Driver, ExperimentContext, ExperimentMetric, Profile, RawOutput, Sample, SampleStatus } from '../core/types.ts';
+import type { Calibration, Capabilities, Driver, ExperimentContext, ExperimentMetric, Profile, ProfileName, RawOutput, Sample, SampleStatus } from '../core/types.ts';
 import { GuestPool } from './guest-pool.ts';
 import { Timeout, deadline, nextGuestId, specFor, writeRunArtifacts, type RunEnv } from './measure.ts';
 
@@ -41,8 +41,8 @@ export async function sweepScratch(dirs: string[]): Promise<string[]> {
 const NONE_REASON = 'its driver implements none';
 
 /** A driver's capabilities, or every one refused with the reason when it has none (issue 12). */
-export async function capabilitiesOf(driver: Driver): Promise<Capabilities> {
-  if (driver.capabilities) return driver.capabilities();
+export async function capabilitiesOf(driver: Driver, profile?: ProfileName): Promise<Capabilities> {
+  if (driver.capabilities) return driver.capabilities(profile);
   const no = { ok: false, reason: NONE_REASON };
   return { pause: no, checkpoint: no, migrate: no, clone: no };
 }
@@ -77,11 +77,11 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
     platform: cell.platform,
     param: cell.param,
     provision: (tenant = 0, extra = {}) => {
-      const { image, plainDir } = extra;
+      const { image, plainDir, shares } = extra;
       if (image && !copied.has(image.guest)) return Promise.reject(new Error(`no private image ${image.guest} was made in this run`));
       if (image) copied.delete(image.guest);
       const spec = image ? specOf(image.guest, image.tenant, 'private') : specOf(`${id}-g${seq++}`, tenant);
-      return pool.provision(async () => recordingGuest(await driver.provision({ ...spec, ...(plainDir ? { plainDir } : {}) }, ctx), commands, clock));
+      return pool.provision(async () => recordingGuest(await driver.provision({ ...spec, ...(plainDir ? { plainDir } : {}), ...(shares ? { shares } : {}) }, ctx), commands, clock));
     },
     copyImage: async (tenant = 0) => {
       if (!driver.copyImage) throw new Error(`platform ${cell.platform} has no private images: ${driver.noPrivateImage ?? 'its driver makes no copies'}`);
@@ -91,7 +91,7 @@ export async function measureExperiment(run: PlannedRun, env: RunEnv, profile: P
       return { guest: name, tenant, bytes: copy.bytes, seconds: copy.seconds };
     },
     destroy: (g) => pool.destroy(g),
-    capabilities: () => capabilitiesOf(driver),
+    capabilities: () => capabilitiesOf(driver, profile.name),
     checkpointDir: async () => {
       checkpoints ??= await mkdtemp(join(CHECKPOINTS_DIR, `${id}-`));
       return mkdtemp(join(checkpoints, 'cp-'));

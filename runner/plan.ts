@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { ADAPTIVE_DEFAULTS, repCap } from '../analysis/adaptive.ts';
 import { UnavailableError, UsageError } from '../core/errors.ts';
 import { hostTenancy } from '../core/host.ts';
-import { expandCells, fitToHost, runKey, schedule, type PlannedRun, type SuiteDefinition } from '../core/matrix.ts';
+import { expandCells, fitToHost, runKey, schedule, type MatrixSelection, type PlannedRun, type SuiteDefinition } from '../core/matrix.ts';
 import type { RunOptions } from '../core/options.ts';
 import { formatDuration } from '../core/progress.ts';
 import { tenancyLoad, tenantShapes, type TenancyHost } from '../core/tenancy.ts';
@@ -55,7 +55,7 @@ export interface Plan {
   shard?: ShardRecord;
 }
 
-export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], reg: Registry, io: Pick<Io, 'err'>): Plan {
+export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: string[], reg: Registry, io: Pick<Io, 'err'>, capabilities?: MatrixSelection['capabilities']): Plan {
   const tenancy = def.groups ? hostTenancy(opts) : undefined;
   // experiments' parameters (e.g. a storm's guest counts) from the profile and what one guest of this run gets
   const experimentNotes: string[] = [];
@@ -67,6 +67,7 @@ export function makePlan(def: SuiteDefinition, opts: RunOptions, platforms: stri
   }
   const cells = expandCells(def, {
     experimentParams,
+    ...(capabilities ? { capabilities } : {}),
     privateImages: Object.fromEntries(platforms.map((p) => [p, reg.drivers[p]?.copyImage ? true : (reg.drivers[p]?.noPrivateImage ?? `the ${p} driver makes no private image copies`)])),
     tenancy,
     cpuPolicies: Object.fromEntries(platforms.map((p) => [p, reg.drivers[p]?.cpuPolicies])),

@@ -16,7 +16,7 @@ import { checkOutputTarget, resultBytes } from '../core/out-check.ts';
 import { PROFILES } from '../core/profiles.ts';
 import { formatDuration } from '../core/progress.ts';
 import { MANIFEST, SAMPLES, SampleWriter, newResultDir, readManifest, writeManifest, type Manifest } from '../core/results.ts';
-import type { Driver, Experiment, PrepareContext, Profile, Share } from '../core/types.ts';
+import type { Capabilities, Driver, Experiment, PrepareContext, Profile, Share } from '../core/types.ts';
 import { sweepWatchdogs } from '../core/watchdog.ts';
 import { cgroupLayout } from '../drivers/cgroups.ts';
 import { currentGuestMitigations, hostVulnerabilities } from '../drivers/mitigations.ts';
@@ -30,6 +30,7 @@ import { TCG_SLOWDOWN, estimateRunS, hostPackagesFor, makePlan, platformProfile,
 import { CHECKPOINTS_DIR, sweepScratch } from './experiment.ts';
 import { IMAGE_BUILD_DIR } from '../experiments/image.ts';
 import { COW_TAR_DIR } from '../experiments/cow.ts';
+import { probeCapabilities } from './capabilities.ts';
 import { REGISTRY, guestPackagesOf, withExperiments, type Registry } from './registry.ts';
 import { checkImageCopies } from './image-copies.ts';
 import { adaptiveRounds, compareWithRecheck, type Verdict } from './rounds.ts';
@@ -107,13 +108,41 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   const wanted = hostPackagesFor(available, workloadsAndNeighbours);
   const missing = isDebianLike() ? await missingPackages(wanted) : [];
   if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
-  const plan = makePlan(def, opts, available.map((d) => d.name), reg, io);
+  const capabilities = await dryRunCapabilities(experiments, available, profile.name, io);
+  const plan = makePlan(def, opts, available.map((d) => d.name), reg, io, capabilities);
   await checkImageCopies(plan.cells, reg, guestPackagesOf(reg));
   await preflightExperiments(experiments, plan.cells, reg.drivers, opts.profile);
   printPlan(plan, profile, done, io, reg, accel);
   if (opts.repsAuto) printAutoEstimate(plan, opts, profile, io, reg, accel);
   if (compareBase) io.out(`then compare with ${compareBase}; suspect cells get ${opts.reps} more runs each before the verdict`);
   return 0;
+}
+
+/**
+ * A dry run plans what the real run would: where an experiment needs capabilities, they are
+ * probed for real (a VM platform's probe boots a small guest, 10-20 s under TCG), as root and under
+ * the host lock only; otherwise every cell is planned and one line says the real run may skip some.
+ */
+async function dryRunCapabilities(experiments: Experiment[], drivers: Driver[], profile: Profile['name'], io: Io): Promise<Record<string, Capabilities> | undefined> {
+  if (!experiments.some((e) => e.needs !== undefined)) return undefined;
+  const unprobed = (why: string) => {
+    io.err(`capabilities not probed (${why}): every cell is planned; the real run probes them and skips cells whose capability a platform lacks`);
+    return undefined;
+  };
+  if (!isRoot()) return unprobed('not root');
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock();
+  } catch (err) {
+    return unprobed((err as Error).message);
+  }
+  io.err('probing capabilities for real (pause, checkpoint, migrate, clone; a VM platform boots a small guest: 10-20 s under TCG)');
+  try {
+    return await probeCapabilities(experiments, drivers, profile, io.err);
+  } finally {
+    await cleanupAll(io.err);
+    await release();
+  }
 }
 
 async function execute(
@@ -145,7 +174,8 @@ async function execute(
   const neighbours = neighbourNames.map((n) => reg.neighbours[n]!);
   await ensurePackages(hostPackagesFor(candidates, [...workloads, ...neighbours, ...experiments]), log);
   const { ok: drivers, accel } = await probeAll(candidates, opts.platforms !== undefined, io, profile.name);
-  const plan = makePlan(def, opts, drivers.map((d) => d.name), reg, io);
+  const capabilities = await probeCapabilities(experiments, drivers, profile.name, log);
+  const plan = makePlan(def, opts, drivers.map((d) => d.name), reg, io, capabilities);
   if (resumeDir) samePlan(readManifest(resumeDir), plan, resumeDir);
   const profiles = Object.fromEntries(drivers.map((d) => [d.name, platformProfile(profile, accel[d.name]!, opts.timeoutChosen === true)]));
   printPlan(plan, profile, done, { out: io.err, err: io.err }, reg, accel);
@@ -182,6 +212,7 @@ async function execute(
     monitors: opts.noMonitors ? { enabled: false } : { enabled: true, intervalS: MONITOR_INTERVAL_MS / 1000, sources: monitorSources(cgroupLayout().version, cgroupLayout().unified) },
     harnessCpus,
     ...(plan.shard ? { shard: plan.shard } : {}),
+    ...(capabilities ? { capabilities } : {}),
   };
   for (const line of harnessCpus.note ? [harnessCpus.note] : []) manifest.caveats.push(line);
   if (!resumeDir) writeManifest(dir, manifest);
