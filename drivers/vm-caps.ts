@@ -2,7 +2,7 @@
 // small guest: pause and resume it, checkpoint it to files and restore a second guest from them,
 // live-migrate it, clone it and reach the clone at its own address. A step that fails is that
 // capability's one-line reason (QEMU's own words where QEMU refused), never a guess.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -63,9 +63,12 @@ export async function probeVmCapabilities(driver: Driver, profile: ProfileName |
     } catch (err) {
       caps.pause = no(oneLine(err));
     }
-    const dir = await mkdtemp(join(STATE_DIR, '.caps-probe-'));
+    let dir: string | undefined;
     try {
       if (!g.checkpoint) throw new Error(`${driver.name} has no checkpoint`);
+      // a fresh host has no state directory before its first run
+      await mkdir(STATE_DIR, { recursive: true });
+      dir = await mkdtemp(join(STATE_DIR, '.caps-probe-'));
       await g.sh('echo probe > /var/tmp/vbcaps-probe', { timeoutMs: 30_000 });
       const cp = await g.checkpoint(dir, { leaveRunning: true });
       if (!driver.restore) throw new Error(`${driver.name} has no restore`);
@@ -80,7 +83,7 @@ export async function probeVmCapabilities(driver: Driver, profile: ProfileName |
     } catch (err) {
       caps.checkpoint = no(oneLine(err));
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      if (dir) await rm(dir, { recursive: true, force: true });
     }
     try {
       if (!g.migrate) throw new Error(`${driver.name} has no live migration`);

@@ -30,7 +30,7 @@ test('scaling at smoke on lxc and kvm: capability verdicts recorded, cells witho
       t.is(ids.includes(id), ok, `${id} planned iff its capability works here`);
     }
   }
-  t.true(ids.includes('kvm/scale/redis-warm') && ids.includes('kvm/scale/redis-resume') && ids.includes('lxc/scale/redis-resume'), 'kvm checkpoints and pauses, lxc pauses (the freezer)');
+  t.true(ids.includes('kvm/scale/redis-warm') && ids.includes('kvm/scale/redis-resume') && ids.includes('lxc/scale/redis-resume'), `kvm checkpoints and pauses, lxc pauses (the freezer): ${JSON.stringify(caps)}`);
   t.deepEqual(run.samples.filter((s) => s.status !== 'ok').map((s) => `${s.cell} ${s.metric} ${s.status} ${s.message}`), [], 'every run finishes');
   for (const s of run.samples) t.true(accel.includes(s.accel), `${s.cell} tagged ${s.accel}`);
   const value = (cell: string, metric: string) => run.samples.find((s) => s.cell === cell && s.metric === metric)?.value ?? NaN;
