@@ -179,6 +179,12 @@ export interface ProbeResult {
   accel?: Accel;
 }
 
+/** How a driver may probe (Driver.probe). */
+export interface ProbeOptions {
+  /** Why the probe must not boot a guest; unset: it may. */
+  noBoot?: string;
+}
+
 export interface Driver {
   readonly name: string;
   readonly description: string;
@@ -190,8 +196,12 @@ export interface Driver {
   readonly cpuPolicies?: CpuPolicy[];
   /** Limits used when the run does not choose them (--cpu-policy, --memory-limit); default cpuset and hard. */
   readonly defaultLimits?: { cpuPolicy?: CpuPolicy; memoryLimit?: LimitKind };
-  /** `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke). */
-  probe(profile?: ProfileName): Promise<ProbeResult>;
+  /**
+   * `profile`: the run's profile, for drivers whose fallbacks are only acceptable at some (kvm: TCG at smoke).
+   * `opts.noBoot`: why this probe must not boot a guest (a dry run beside a running suite): a probe
+   * that would boot one answers from what it knows and says so.
+   */
+  probe(profile?: ProfileName, opts?: ProbeOptions): Promise<ProbeResult>;
   /** Build cached images etc. once per suite run, before any timing. */
   prepare?(ctx: PrepareContext): Promise<void>;
   /**

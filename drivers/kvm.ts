@@ -7,14 +7,14 @@
 import { execa, type ResultPromise } from 'execa';
 import { createReadStream, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { onCleanup } from '../core/cleanup.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, STATE_DIR, isRoot, memoryCeiling } from '../core/host.ts';
 import { PROFILES } from '../core/profiles.ts';
 import { quoteSh, shellLine } from '../core/shell-quote.ts';
-import type { Accel, Capabilities, Checkpoint, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, ImageCopy, MigrationStats, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import type { Accel, Capabilities, Checkpoint, Driver, ProbeOptions, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, ImageCopy, MigrationStats, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
 import { ensureBridge, sweepBridge } from './bridge.ts';
 import { HarnessCgroup, dirFor, ensureHarnessGroup, killCgroupScript } from './cgroups.ts';
 import { QmpClient } from './qmp.ts';
@@ -145,10 +145,57 @@ async function probeBoot(a: Accel, k: GuestKernel, initramfs: string, timeoutMs:
   }
 }
 
+/** The last verdict of probeAccel on this host (a dry run beside a running suite reads it instead of booting). */
+const ACCEL_VERDICT = join(CACHE_DIR, 'vm', 'accel-verdict.json');
+interface AccelVerdict {
+  accel?: Accel;
+  reason?: string;
+  choice: AccelChoice;
+  hostKernel: string;
+  at: string;
+}
+
+function rememberVerdict(v: { accel?: Accel; reason?: string }, choice: AccelChoice): void {
+  try {
+    const rec: AccelVerdict = { ...v, choice, hostKernel: release(), at: new Date().toISOString() };
+    writeFileSync(ACCEL_VERDICT, `${JSON.stringify(rec)}\n`);
+  } catch {
+    /* only a hint for later dry runs */
+  }
+}
+
+/**
+ * A probe that may not boot a guest (a dry run beside a running suite; `why` says so): the last
+ * verdict of this host's kernel and accelerator choice stands in, or, without one, /dev/kvm's
+ * presence; the line says which.
+ */
+function verdictWithoutBoot(choice: AccelChoice, why: string, log: (line: string) => void): { accel?: Accel; reason?: string; ms: number } {
+  const busy = why;
+  try {
+    const v = JSON.parse(readFileSync(ACCEL_VERDICT, 'utf8')) as AccelVerdict;
+    if (v.hostKernel === release() && v.choice === choice) {
+      log(`accelerator not probed (${busy}): ${v.accel ?? 'none'} as the probe of ${v.at} found`);
+      return { accel: v.accel, reason: v.reason, ms: 0 };
+    }
+  } catch {
+    /* no verdict yet */
+  }
+  const accel: Accel = choice === 'tcg' || (choice === 'auto' && !existsSync('/dev/kvm')) ? 'tcg' : 'kvm';
+  log(`accelerator not probed (${busy}) and none recorded for this kernel: assumed ${accel}${accel === 'kvm' ? ' (/dev/kvm exists; the real run probes it)' : ''}`);
+  return { accel, ms: 0 };
+}
+
 /** Which accelerator really boots a guest here; "ok: false" with the reason when none may be used. */
-export async function probeAccel(log: (line: string) => void = () => undefined): Promise<{ accel?: Accel; reason?: string; ms: number }> {
-  const t0 = Date.now();
+export async function probeAccel(log: (line: string) => void = () => undefined, noBoot?: string): Promise<{ accel?: Accel; reason?: string; ms: number }> {
   const choice = accelChoice();
+  if (noBoot) return verdictWithoutBoot(choice, noBoot, log);
+  const v = await probeAccelBooting(choice, log);
+  rememberVerdict(v, choice);
+  return v;
+}
+
+async function probeAccelBooting(choice: AccelChoice, log: (line: string) => void): Promise<{ accel?: Accel; reason?: string; ms: number }> {
+  const t0 = Date.now();
   const { kernel, initramfs } = await ensureBootImages(log);
   let why = '';
   if (choice !== 'tcg') {
@@ -842,8 +889,8 @@ export class KvmGuest implements Guest {
 let disk: string | undefined;
 
 /** Emulation is 10-50x slower: TCG stands in for KVM only at the smoke profile unless asked for explicitly. */
-function tcgRefused(profile?: ProfileName): string | undefined {
-  if (accel !== 'tcg' || !profile || profile === 'smoke' || accelChoice() === 'tcg') return undefined;
+function tcgRefused(found: Accel | undefined, profile?: ProfileName): string | undefined {
+  if (found !== 'tcg' || !profile || profile === 'smoke' || accelChoice() === 'tcg') return undefined;
   return `KVM cannot boot a guest on this host and TCG is only used at the smoke profile (--accel tcg, or VIRTBENCH_ACCEL=tcg, forces it at ${profile})`;
 }
 
@@ -883,20 +930,23 @@ const kvm: Driver = {
   // guest kernel's modules.dep (kmod: depmod), its decompressed modules (xz-utils, zstd), the disk
   // images (e2fsprogs: mke2fs), leftover QEMUs after a crash (procps: pgrep)
   hostPackages: ['qemu-system-x86', 'qemu-utils', 'busybox-static', 'debootstrap', 'iproute2', 'kmod', 'xz-utils', 'zstd', 'e2fsprogs', 'procps'],
-  async probe(profile?: ProfileName) {
+  async probe(profile?: ProfileName, opts?: ProbeOptions) {
     if (!isRoot()) return { ok: false, reason: 'kvm needs root (taps on the harness bridge, cgroups); run as root' };
     if ((await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode !== 0) return { ok: false, reason: 'qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)' };
-    if (!accel) {
+    let found = accel;
+    if (!found) {
       try {
-        const p = await probeAccel((l) => process.stderr.write(`kvm: ${l}\n`));
+        const p = await probeAccel((l) => process.stderr.write(`kvm: ${l}\n`), opts?.noBoot);
         if (!p.accel) return { ok: false, reason: p.reason };
-        accel = p.accel;
+        found = p.accel;
+        // a verdict without a boot is only this probe's answer, never the driver's accelerator
+        if (!opts?.noBoot) accel = found;
       } catch (err) {
         return { ok: false, reason: err instanceof Error ? err.message : String(err) };
       }
     }
-    const why = tcgRefused(profile);
-    return why ? { ok: false, reason: why } : { ok: true, accel };
+    const why = tcgRefused(found, profile);
+    return why ? { ok: false, reason: why } : { ok: true, accel: found };
   },
   async prepare(ctx: PrepareContext) {
     if (!accel) {
@@ -904,7 +954,7 @@ const kvm: Driver = {
       if (!p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');
       accel = p.accel;
     }
-    const why = tcgRefused(ctx.profile.name);
+    const why = tcgRefused(accel, ctx.profile.name);
     if (why) throw new UnavailableError(why);
     await ensureBootImages(ctx.log);
     disk = await ensureDiskImage(await ensureRootfs(recipeFor(ctx.guestPackages), ctx.log), ctx.log);

@@ -6,7 +6,7 @@
 // limit would count; the paper profile writes a 5 GB file) or a host directory over 9p (every
 // write through 9p, measuring 9p rather than the VM's disk path).
 // The guest itself (agent, cgroup, tap, retry, cleanup) is KvmGuest with another machine.
-import type { Accel, Driver, GuestSpec, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import type { Accel, Driver, GuestSpec, PrepareContext, ProfileName, RunContext, ProbeOptions } from '../core/types.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +73,7 @@ const lightvm: Driver = {
   hostPackages: kvm.hostPackages,
   cpuPolicies: ['cpuset', 'shares', 'quota'],
   // same accelerator decision as kvm: it is about this host's KVM, not the machine type
-  probe: (profile?: ProfileName) => kvm.probe(profile),
+  probe: (profile?: ProfileName, opts?: ProbeOptions) => kvm.probe(profile, opts),
   async prepare(ctx: PrepareContext) {
     const p = await kvm.probe(ctx.profile.name);
     if (!p.ok || !p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');

@@ -13,7 +13,7 @@ import { UnavailableError } from '../core/errors.ts';
 import { CACHE_DIR, memoryCeiling } from '../core/host.ts';
 import { PROFILES } from '../core/profiles.ts';
 import { quoteSh, shellLine } from '../core/shell-quote.ts';
-import type { Accel, Capabilities, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext } from '../core/types.ts';
+import type { Accel, Capabilities, Driver, ExecOptions, ExecResult, Guest, GuestProcess, GuestSpec, GuestUsage, PrepareContext, ProfileName, RunContext, ProbeOptions } from '../core/types.ts';
 import { ensureBridge } from './bridge.ts';
 import { GUEST_ENV, GuestCommandError, withContext } from './guest-process.ts';
 import kvm, { KvmGuest, ensureBootImages, sweepVms } from './kvm.ts';
@@ -351,7 +351,7 @@ const lxcvm: Driver = {
   // containers inside the VM are pinned to its vCPUs, which float over the host's CPUs: no host
   // pinning, so no 'cpuset'
   cpuPolicies: ['shares', 'quota'],
-  probe: (profile?: ProfileName) => kvm.probe(profile),
+  probe: (profile?: ProfileName, opts?: ProbeOptions) => kvm.probe(profile, opts),
   async prepare(ctx: PrepareContext) {
     const p = await kvm.probe(ctx.profile.name);
     if (!p.ok || !p.accel) throw new UnavailableError(p.reason ?? 'no accelerator boots a guest');

@@ -142,12 +142,13 @@ export function hostPackagesFor(drivers: Pick<Driver, 'hostPackages' | 'guestIsH
  * The platforms that can run here, and the accelerator each one's probe found (for estimates and
  * timeouts). `installable` (dry runs): a platform whose probe fails while it has host packages to
  * install is kept, said so, and estimated as native: the real run installs them before probing.
+ * `noBoot` (dry runs beside a running suite): why no probe may boot a guest.
  */
-export async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName, installable?: (d: Driver) => Promise<string[]>): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
+export async function probeAll(drivers: Driver[], explicit: boolean, io: Io, profile: ProfileName, installable?: (d: Driver) => Promise<string[]>, noBoot?: string): Promise<{ ok: Driver[]; accel: Record<string, Accel> }> {
   const ok: Driver[] = [];
   const accel: Record<string, Accel> = {};
   for (const d of drivers) {
-    const p = await d.probe(profile);
+    const p = await d.probe(profile, noBoot ? { noBoot } : undefined);
     const toInstall = p.ok || !installable ? [] : await installable(d);
     if (p.ok) {
       ok.push(d);

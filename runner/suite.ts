@@ -102,13 +102,46 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
   }
   // dry run: probe without installing or creating anything
   // VM platforms under TCG are estimated as such, as in a real run; a platform that cannot run only
-  // because its host packages are missing is planned, as the real run installs them first
+  // because its host packages are missing is planned, as the real run installs them first.
+  // Probes that boot a guest (the VM accelerator, capabilities) run under the host lock only: a dry
+  // run beside a running suite must not load the host it measures.
+  let release: (() => Promise<void>) | undefined;
+  let noProbes = 'not root';
+  if (isRoot()) {
+    try {
+      release = await acquireLock();
+    } catch (err) {
+      noProbes = `${(err as Error).message}; a dry run boots no probe guest beside it`;
+      io.err(`virtbench: ${noProbes}`);
+    }
+  }
+  try {
+    return await dryRun(def, opts, profile, drivers, workloadNames, neighbourNames, experiments, done, compareBase, io, reg, release ? undefined : noProbes);
+  } finally {
+    await release?.();
+  }
+}
+
+async function dryRun(
+  def: SuiteDefinition,
+  opts: RunOptions,
+  profile: Profile,
+  drivers: Driver[],
+  workloadNames: string[],
+  neighbourNames: string[],
+  experiments: Experiment[],
+  done: Set<string>,
+  compareBase: string | undefined,
+  io: Io,
+  reg: Registry,
+  noProbes: string | undefined,
+): Promise<number> {
   const workloadsAndNeighbours = [...workloadNames.map((n) => reg.workloads[n]!), ...neighbourNames.map((n) => reg.neighbours[n]!), ...experiments];
-  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name, async (d) => (isDebianLike() ? missingPackages(d.hostPackages) : []));
+  const { ok: available, accel } = await probeAll(drivers, opts.platforms !== undefined, io, profile.name, async (d) => (isDebianLike() ? missingPackages(d.hostPackages) : []), isRoot() ? noProbes : undefined);
   const wanted = hostPackagesFor(available, workloadsAndNeighbours);
   const missing = isDebianLike() ? await missingPackages(wanted) : [];
   if (missing.length) io.out(`the real run installs these host packages first: ${missing.join(' ')}`);
-  const capabilities = await dryRunCapabilities(experiments, available, profile.name, io);
+  const capabilities = await dryRunCapabilities(experiments, available, profile.name, io, noProbes);
   const plan = makePlan(def, opts, available.map((d) => d.name), reg, io, capabilities);
   await checkImageCopies(plan.cells, reg, guestPackagesOf(reg));
   await preflightExperiments(experiments, plan.cells, reg.drivers, opts.profile);
@@ -121,27 +154,20 @@ async function runSuiteInner(def: SuiteDefinition, argv: string[], io: Io, reg: 
 /**
  * A dry run plans what the real run would: where an experiment needs capabilities, they are
  * probed for real (a VM platform's probe boots a small guest, 10-20 s under TCG), as root and under
- * the host lock only; otherwise every cell is planned and one line says the real run may skip some.
+ * the host lock only (`noProbes` says why not); otherwise every cell is planned and one line says
+ * the real run may skip some.
  */
-async function dryRunCapabilities(experiments: Experiment[], drivers: Driver[], profile: Profile['name'], io: Io): Promise<Record<string, Capabilities> | undefined> {
+async function dryRunCapabilities(experiments: Experiment[], drivers: Driver[], profile: Profile['name'], io: Io, noProbes: string | undefined): Promise<Record<string, Capabilities> | undefined> {
   if (!experiments.some((e) => e.needs !== undefined)) return undefined;
-  const unprobed = (why: string) => {
-    io.err(`capabilities not probed (${why}): every cell is planned; the real run probes them and skips cells whose capability a platform lacks`);
+  if (noProbes) {
+    io.err(`capabilities not probed (${noProbes}): every cell is planned; the real run probes them and skips cells whose capability a platform lacks`);
     return undefined;
-  };
-  if (!isRoot()) return unprobed('not root');
-  let release: () => Promise<void>;
-  try {
-    release = await acquireLock();
-  } catch (err) {
-    return unprobed((err as Error).message);
   }
   io.err('probing capabilities for real (pause, checkpoint, migrate, clone; a VM platform boots a small guest: 10-20 s under TCG)');
   try {
     return await probeCapabilities(experiments, drivers, profile, io.err);
   } finally {
     await cleanupAll(io.err);
-    await release();
   }
 }
 

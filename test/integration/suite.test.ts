@@ -3,10 +3,14 @@
 // summary row with every column, and nothing is left on the host. The whole isolation matrix at 2
 // repetitions (34 cells, about 16 minutes) is in `npm run test:long`.
 import test from 'ava';
+import { execa } from 'execa';
 import { readdirSync } from 'node:fs';
+import { acquireLock } from '../../core/lock.ts';
 import { leftovers } from './leftovers.ts';
 import { checkSummary, smokeRun, suiteCli as suite } from './smoke.ts';
 import { tempDir } from '../tmp.ts';
+
+const qemuPids = async () => (await execa('pgrep', ['-f', 'qemu-system'], { reject: false })).stdout.split('\n').filter(Boolean);
 
 test('bad input: one line, exit 2, nothing written', async (t) => {
   const out = tempDir('vb-bad-');
@@ -31,6 +35,25 @@ test('dry run prints the plan and runs nothing', async (t) => {
   t.regex(r.all ?? '', /34 cells:/);
   t.regex(r.all ?? '', /102 runs, estimated \d+m\d+s/);
   t.deepEqual(readdirSync(out), []);
+});
+
+// A dry run beside a running suite must not load the host it measures: while the host lock is held,
+// a dry run of a VM platform boots no probe guest (the accelerator comes from the last probe's
+// verdict, or /dev/kvm) and says so. Serial: it holds the lock the other tests' runs take.
+test.serial('dry run while another run holds the host: the plan, and no probe guest booted beside it', async (t) => {
+  const release = await acquireLock();
+  try {
+    const qemuBefore = await qemuPids();
+    const r = await suite(['isolation', '--profile', 'smoke', '--platforms', 'kvm', '--workloads', 'filebench', '--dry-run', '--out', tempDir('vb-dry-busy-')]);
+    t.is(r.exitCode, 0, r.all);
+    t.regex(r.all ?? '', /is using this host .*; a dry run boots no probe guest beside it/);
+    const qemuInstalled = (await execa('qemu-system-x86_64', ['--version'], { reject: false })).exitCode === 0;
+    if (qemuInstalled) t.regex(r.all ?? '', /kvm: accelerator not probed \(/, 'the kvm probe answered without a boot');
+    t.regex(r.all ?? '', /runs, estimated /);
+    t.deepEqual((await qemuPids()).filter((p) => !qemuBefore.includes(p)), [], 'no QEMU left from the dry run');
+  } finally {
+    await release();
+  }
 });
 
 // Every workload alone on lxc is in the isolation test below; two quick ones are enough to prove
