@@ -676,10 +676,19 @@ export class KvmGuest implements Guest {
     qmp.close();
     old.child.kill('SIGKILL');
     await old.child.catch(() => undefined);
-    await moved;
-    if (oldTap) await execa('ip', ['link', 'del', oldTap], { reject: false });
-    await rm(old.dir === this.dir ? join(this.dir, 'console.log') : old.dir, { recursive: true, force: true });
-    restoreLimit();
+    try {
+      await moved;
+    } catch (err) {
+      // the guest died at the destination (seen under TCG: a guest kernel oops right after a
+      // migration under load); its console says why, and destroy() removes what is left
+      const tail = consoleCause(join(d.dir, 'console.log'));
+      throw new Error(`guest ${this.name} did not answer at the destination after the migration: ${err instanceof Error ? err.message : String(err)}${tail ? ` (console: ${tail})` : ''}`);
+    } finally {
+      // the source's tap and files go whatever became of the destination
+      if (oldTap) await execa('ip', ['link', 'del', oldTap], { reject: false });
+      await rm(old.dir === this.dir ? join(this.dir, 'console.log') : old.dir, { recursive: true, force: true });
+      restoreLimit();
+    }
     return migrationStats(info, wallS);
   }
 

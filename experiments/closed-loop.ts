@@ -80,6 +80,11 @@ export function slowdown(before: number, during: number): number | undefined {
   return Math.min(1, Math.max(0, 1 - during / before));
 }
 
+/** A request unanswered this long ends its connection (10 s: far beyond a migration's pause, seconds under TCG). */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+class RequestTimeout extends Error {}
+
 /** A running closed loop; stop() ends it early (every connection finishes its request in flight). */
 export class ClosedLoop {
   readonly endMs: number[] = [];
@@ -92,7 +97,7 @@ export class ClosedLoop {
   readonly done: Promise<void>;
 
   /** Start now: `requests[i]` is connection i's request; runs for `seconds` at most, or until the signal. */
-  constructor(requests: Request[], seconds: number, signal?: AbortSignal, private readonly maxErrors = 100) {
+  constructor(requests: Request[], seconds: number, signal?: AbortSignal, private readonly maxErrors = 100, private readonly requestTimeoutMs = REQUEST_TIMEOUT_MS) {
     this.t0 = performance.now();
     this.timer = setTimeout(() => this.stop(), seconds * 1000);
     const onAbort = () => this.stop();
@@ -106,17 +111,26 @@ export class ClosedLoop {
   private async connection(request: Request): Promise<void> {
     while (!this.stopped) {
       const s = performance.now();
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await request();
+        // a server that died (a guest gone with its address) answers nothing and resets nothing:
+        // a request unanswered this long ends its connection, so the loop always ends
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new RequestTimeout(`no answer within ${this.requestTimeoutMs / 1000} s`)), this.requestTimeoutMs);
+        });
+        await Promise.race([request(), late]);
         const e = performance.now();
         this.endMs.push(e - this.t0);
         this.latencyMs.push(e - s);
       } catch (err) {
         this.errorsAtMs.push(performance.now() - this.t0);
         if (this.errorMessages.length < 3) this.errorMessages.push((err as Error).message);
+        if (err instanceof RequestTimeout) return;
         // a dead server answers every request at once with an error: do not spin on it
         if (this.errorsAtMs.length >= this.maxErrors) this.stop();
         else await new Promise((r) => setTimeout(r, 10));
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

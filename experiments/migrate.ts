@@ -143,6 +143,10 @@ const migrate: Experiment = {
         try {
           const stats = await guest.migrate({ signal: ctx.signal, timeoutS: Math.max(30, ctx.timeoutS / 2) });
           const m1 = work ? await work.mark() : 0;
+          // the guest must still work where it went (under TCG one died of a kernel oops right after)
+          await guest.sh('true', { timeoutMs: 30_000, signal: ctx.signal }).catch((err: unknown) => {
+            throw new Error(`the guest did not answer after the migration: ${errorMessage(err)}`);
+          });
           values.push({ metric: 'total_s', value: stats.totalS }, { metric: 'downtime_ms', value: stats.downtimeMs }, { metric: 'sent_bytes', value: stats.bytes, ...(stats.memoryBytes !== undefined ? { note: `guest memory at the start: ${stats.memoryBytes} B` } : {}) });
           if (stats.detail) notes.push(`migration detail: ${JSON.stringify(stats.detail)}`);
           if (work) {

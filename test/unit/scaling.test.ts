@@ -12,7 +12,7 @@ import { expandCells, type MatrixSelection, type PlannedRun } from '../../core/m
 import { parseTimelineMetric } from '../../core/timeline-metrics.ts';
 import type { Capabilities, Cell, Checkpoint, Driver, Guest, GuestSpec, Profile, Sample } from '../../core/types.ts';
 import type { App } from '../../experiments/apps/app.ts';
-import { bucketize, rateBetween, slowdown } from '../../experiments/closed-loop.ts';
+import { ClosedLoop, bucketize, rateBetween, slowdown } from '../../experiments/closed-loop.ts';
 import migrate from '../../experiments/migrate.ts';
 import scale, { APPS, scaleParams, timelineCsv } from '../../experiments/scale.ts';
 import { experimentGroups } from '../../analysis/experiment-cells.ts';
@@ -92,6 +92,23 @@ test('time-series bucketing: requests by the second they were answered in, empty
   t.is(slowdown(100, 25), 0.75);
   t.is(slowdown(100, 150), 0);
   t.is(slowdown(0, 10), undefined);
+});
+
+test('a closed loop ends although its server stops answering: an unanswered request ends its connection as an error', async (t) => {
+  let answered = 0;
+  const alive: () => Promise<void> = () => new Promise((r) => setTimeout(() => (answered++, r()), 2));
+  const gone: () => Promise<void> = () => new Promise(() => undefined); // a dead guest: no answer, no reset
+  let calls = 0;
+  const dies: () => Promise<void> = () => (++calls > 5 ? gone() : alive());
+  const t0 = performance.now();
+  const loop = new ClosedLoop([dies, alive], 60, undefined, 100, 200);
+  await new Promise((r) => setTimeout(r, 400));
+  loop.stop();
+  await loop.done;
+  t.true(performance.now() - t0 < 2000, 'done soon after stop(), not at the loop\'s 60 s');
+  t.is(loop.errorsAtMs.length, 1, 'the unanswered request is one error');
+  t.regex(loop.errorMessages[0] ?? '', /no answer within 0.2 s/);
+  t.true(loop.endMs.length > 5 && loop.endMs.length === answered, 'the other connection went on');
 });
 
 /** A hand-made app: answers its first request on the third try; each request takes 5 ms, and waits while its instance is frozen. */
