@@ -15,6 +15,12 @@ export interface Share {
   host: string;
   guest: string;
   readonly: boolean;
+  /**
+   * A read-only share a kvm guest gets as a disk image of the directory (built once, cached)
+   * rather than over 9p, which QEMU cannot migrate (the migration experiment's kernel tree).
+   * Containers bind-mount it as any share; lightvm ignores it.
+   */
+  asDisk?: boolean;
 }
 
 /** What a guest is given. Every guest in a run gets the same vCPUs and memory (the study's rule). */

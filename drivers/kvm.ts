@@ -26,7 +26,7 @@ import { ensureRootfs, recipeFor, rootfsPath } from './rootfs.ts';
 import { treeUsageBytes } from './disk-usage.ts';
 import { currentGuestMitigations } from './mitigations.ts';
 import { AgentConnection } from './vm-agent.ts';
-import { PLAIN_LABEL, createOverlay, createPlainDisk, diskImagePath, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
+import { PLAIN_LABEL, createOverlay, ensureShareImage, shareLabel, createPlainDisk, diskImagePath, diskUsageBytes, ensureDiskImage, ensureInitramfs, ensureKernel, type GuestKernel } from './vm-image.ts';
 
 export const KVM_STATE = join(STATE_DIR, 'kvm');
 const MiB = 1024 * 1024;
@@ -75,7 +75,8 @@ export interface QemuInput {
   /** Start waiting for the guest's state from this migration URI instead of booting (restore, migration destination). */
   incoming?: string;
   tap?: { ifname: string; mac: string };
-  shares?: { host: string; tag: string; readonly: boolean }[];
+  /** `disk`: the share as a read-only raw disk image instead of 9p (Share.asDisk; pc machine only). */
+  shares?: { host: string; tag: string; readonly: boolean; disk?: string }[];
 }
 
 /**
@@ -100,7 +101,8 @@ export function qemuArgs(o: QemuInput): string[] {
   }
   if (o.tap) a.push('-netdev', `tap,id=n0,ifname=${o.tap.ifname},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${o.tap.mac}`);
   for (const s of o.shares ?? []) {
-    a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
+    if (s.disk) a.push('-drive', `file=${s.disk},if=virtio,format=raw,readonly=on`);
+    else a.push('-virtfs', `local,path=${s.host},mount_tag=${s.tag},security_model=passthrough${s.readonly ? ',readonly=on' : ''}`);
   }
   a.push('-device', `virtio-balloon-pci,${BALLOON_OPTIONS}`);
   a.push(...controlArgs(o));
@@ -320,6 +322,8 @@ const PLAIN_DIR = '/var/tmp/virtbench-plain';
 
 export class KvmGuest implements Guest {
   readonly workdir = '/var/tmp/virtbench';
+  /** Disk images of the shares given as disks, by share index (Share.asDisk). */
+  private shareDisks: (string | undefined)[] = [];
   /** A raw ext4 disk of its own (no qcow2 layer, no backing file) mounted here, when asked for. */
   readonly plainDir?: string;
   readonly environment = GUEST_ENV;
@@ -457,6 +461,10 @@ export class KvmGuest implements Guest {
     // found by its label, and refused if already mounted (as the root or scratch disk would be, had the devices swapped names)
     if (this.plainDir) setup.push(shellLine`d=$(blkid -L ${PLAIN_LABEL}) && ! grep -q "^$d " /proc/mounts && mkdir -p ${this.plainDir} && mount -o noatime "$d" ${this.plainDir}`);
     this.spec.shares.forEach((s, i) => {
+      if (this.shareDisks[i]) {
+        setup.push(shellLine`d=$(blkid -L ${shareLabel(i)}) && mkdir -p ${s.guest} && mount -o ro,noatime "$d" ${s.guest}`);
+        return;
+      }
       const mountOpts = `trans=virtio,version=9p2000.L,msize=262144${s.readonly ? ',ro' : ''}`;
       setup.push(shellLine`mkdir -p ${s.guest} && mount -t 9p -o ${mountOpts} vbshare${i} ${s.guest}`);
     });
@@ -493,6 +501,12 @@ export class KvmGuest implements Guest {
    */
   private async spawnQemu(dir: string, tap: string | undefined, incoming?: string): Promise<QemuInstance> {
     const { kernel, initramfs } = images!;
+    // read-only shares asked for as disks (kvm's pc machine: 9p blocks a migration)
+    if (this.platform === 'kvm') {
+      for (const [i, s] of this.spec.shares.entries()) {
+        if (s.asDisk && s.readonly && !this.shareDisks[i]) this.shareDisks[i] = await ensureShareImage(s.host, shareLabel(i), (l) => process.stderr.write(`kvm: ${l}\n`));
+      }
+    }
     await mkdir(dir, { recursive: true });
     const inst: Omit<QemuInstance, 'child'> = { dir, agentSocket: join(dir, 'agent.sock'), qmpSocket: join(dir, 'qmp.sock'), console: join(dir, 'console.log'), ...(tap ? { tap } : {}) };
     await rm(inst.agentSocket, { force: true });
@@ -512,7 +526,7 @@ export class KvmGuest implements Guest {
       qmpSocket: inst.qmpSocket,
       ...(incoming ? { incoming } : {}),
       tap: tap ? { ifname: tap, mac: this.mac } : undefined,
-      shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly })),
+      shares: this.spec.shares.map((s, i) => ({ host: s.host, tag: `vbshare${i}`, readonly: s.readonly, ...(this.shareDisks[i] ? { disk: this.shareDisks[i] } : {}) })),
     });
     // join the guest's cgroups first, then become QEMU: every QEMU thread starts inside the limits
     const join_ = this.cgroup.procsFiles().map((f) => shellLine`echo $$ > ${f}`).join(' && ');

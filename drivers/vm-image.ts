@@ -324,6 +324,7 @@ export async function ensureInitramfs(k: GuestKernel, log: (line: string) => voi
 // Disk images
 
 const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
 
 /** Virtual size of disks (qcow2 stores only what is written): room for the paper profile's 5 GB file and a defconfig build. */
 export function diskSizeGiB(): number {
@@ -381,6 +382,36 @@ export async function ensureScratchImage(log: (line: string) => void): Promise<s
   await mkdir(VM_CACHE, { recursive: true });
   await mkfsImage(file, size, 'vbscratch');
   log(`scratch disk image ${basename(file)} ready`);
+  return file;
+}
+
+/** The ext4 label of a share given as a disk (Share.asDisk), by which the guest mounts it. */
+export const shareLabel = (i: number) => `vbshare${i}`;
+
+/**
+ * A raw ext4 image of a host directory for a read-only share given as a disk (Share.asDisk),
+ * cached by the directory's path and size; `label` is what the guest mounts it by.
+ */
+export async function ensureShareImage(dir: string, label: string, log: (line: string) => void): Promise<string> {
+  const r = await execa('du', ['-s', '-B1', '--apparent-size', dir], { reject: false });
+  if (r.exitCode !== 0) throw new UnavailableError(`cannot share ${dir} as a disk: du failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  const bytes = Number(r.stdout.split('\t')[0]);
+  const key = createHash('sha256').update(`${dir}\0${bytes}\0${label}`).digest('hex').slice(0, 12);
+  const file = join(VM_CACHE, `share-${basename(dir)}-${key}.ext4`);
+  if (existsSync(file)) return file;
+  await mkdir(VM_CACHE, { recursive: true });
+  const t0 = Date.now();
+  // room for ext4's metadata and one inode per small file of a source tree
+  const sizeMiB = Math.ceil((bytes * 1.3) / MiB) + 256;
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const m = await execa('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', label, '-m', '0', '-i', '8192', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-d', dir, tmp, `${sizeMiB}M`], { reject: false, all: true });
+    if (m.exitCode !== 0) throw new UnavailableError(`could not build a disk image of ${dir}: ${(m.all ?? '').trim().split('\n').at(-1)}`);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  log(`disk image of ${dir} for a migratable share built in ${((Date.now() - t0) / 1000).toFixed(0)} s (${sizeMiB} MiB, once per host)`);
   return file;
 }
 

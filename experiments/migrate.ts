@@ -123,7 +123,8 @@ const migrate: Experiment = {
     const notes: string[] = [];
     let share: Share | undefined;
     if (ctx.param === 'kernel-compile') share = (await kernelCompile.prepareHost!(ctx))[0];
-    const guest = await ctx.provision(0, share ? { shares: [share] } : {});
+    // the kernel tree as a disk on kvm: QEMU refuses to migrate a guest with a 9p export
+    const guest = await ctx.provision(0, share ? { shares: [{ ...share, asDisk: true }] } : {});
     await guestShell(guest, { signal: ctx.signal, timeoutMs: ctx.timeoutS * 1000 })`true`;
     let work: Running | undefined;
     try {

@@ -68,6 +68,10 @@ test('qemu command line: accelerator, size, disk, agent port, tap and shares', (
   t.true(s.includes('local,path=/h,mount_tag=vbshare0,security_model=passthrough,readonly=on'));
   t.true(s.includes('-device virtio-balloon-pci'));
   t.true(qemuArgs({ accel: 'kvm', vcpus: 1, memoryBytes: 1024 ** 3, kernel: '/k', initramfs: '/i', append: 'x', console: '/c' }).join(' ').includes('-accel kvm -cpu host'));
+  // a share given as a disk (migratable): a read-only raw drive, no 9p export
+  const d = qemuArgs({ accel: 'tcg', vcpus: 1, memoryBytes: 1024 ** 3, kernel: '/k', initramfs: '/i', append: 'x', console: '/c', shares: [{ host: '/h', tag: 'vbshare0', readonly: true, disk: '/cache/share-h.ext4' }] }).join(' ');
+  t.true(d.includes('-drive file=/cache/share-h.ext4,if=virtio,format=raw,readonly=on'));
+  t.false(d.includes('-virtfs'));
 });
 
 test('microvm command line: virtio-mmio devices only, the root directory as read-only 9p, a scratch disk, a balloon', (t) => {
