@@ -41,6 +41,11 @@ interface Running {
   /** Its throughput between two marks, or why it has none. */
   rate(fromMs: number, toMs: number): number | string;
   unit: string;
+  /**
+   * Coarse progress (the compile's object files): it is first awaited (the build under way), and
+   * its rate during a migration is read over at least the before-window from the migration's start.
+   */
+  coarse?: { started(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -77,6 +82,8 @@ async function startCompile(guest: Guest, share: Share, ctx: ExperimentContext):
   const build = `${guest.workdir}/migrate-build`;
   const $g = guestShell(guest, { signal: ctx.signal, timeoutMs: 600_000 });
   await $g`rm -rf ${build} && cp -a ${join(share.guest, `template-${plan.config}`)} ${build}`;
+  // the template already holds the host tools' objects: progress is what the build adds to them
+  const templateObjects = Number(await $g`find ${build} -name '*.o' | wc -l`.text());
   const proc: GuestProcess = guest.spawn(shellLine`exec make -s -C ${join(share.guest, src)} O=${build} -j${guest.spec.vcpus} ${plan.targets} > ${build}.log 2>&1`, { signal: ctx.signal });
   let ended = false;
   void proc.done.then(() => (ended = true));
@@ -92,6 +99,17 @@ async function startCompile(guest: Guest, share: Share, ctx: ExperimentContext):
     },
     rate: (from, to) => (ended ? 'the build ended before the migration did' : (((counts.get(to) ?? NaN) - (counts.get(from) ?? NaN)) * 1000) / (to - from)),
     unit: 'object files/s',
+    coarse: {
+      // configuration and host tools come first: under TCG the first object files take tens of seconds
+      started: async () => {
+        const deadline = performance.now() + Math.min(ctx.timeoutS, 600) * 1000;
+        while (!ctx.signal.aborted && !ended && performance.now() < deadline) {
+          if (Number(await $g({ timeoutMs: 60_000 })`find ${build} -name '*.o' | wc -l`.text()) >= templateObjects + 5) return;
+          await sleep(2, ctx.signal);
+        }
+        if (ended) throw new Error(`the build ended before it compiled anything: ${(await $g({ timeoutMs: 30_000 })`tail -n 3 ${build}.log`.nothrow().text()).trim()}`);
+      },
+    },
     stop: async () => {
       proc.kill('SIGKILL');
       await Promise.race([proc.done, new Promise((r) => setTimeout(r, 5000))]);
@@ -130,6 +148,7 @@ const migrate: Experiment = {
     try {
       if (ctx.param === 'ycsb-redis') work = await startRedisLoad(guest, ctx);
       else if (ctx.param === 'kernel-compile') work = await startCompile(guest, share!, ctx);
+      await work?.coarse?.started();
       const w0 = work ? await work.mark() : 0;
       await sleep(BEFORE_S[ctx.profile.name], ctx.signal);
       // a container's memory its processes hold (not page cache they do not map: that stays behind); a VM's QEMU
@@ -141,25 +160,41 @@ const migrate: Experiment = {
       if (caps.migrate.ok && guest.migrate) {
         const m0 = work ? await work.mark() : 0;
         const t0 = performance.now();
+        let stats: Awaited<ReturnType<NonNullable<Guest['migrate']>>> | undefined;
         try {
-          const stats = await guest.migrate({ signal: ctx.signal, timeoutS: Math.max(30, ctx.timeoutS / 2) });
-          const m1 = work ? await work.mark() : 0;
-          // the guest must still work where it went (under TCG one died of a kernel oops right after)
-          await guest.sh('true', { timeoutMs: 30_000, signal: ctx.signal }).catch((err: unknown) => {
-            throw new Error(`the guest did not answer after the migration: ${errorMessage(err)}`);
-          });
-          values.push({ metric: 'total_s', value: stats.totalS }, { metric: 'downtime_ms', value: stats.downtimeMs }, { metric: 'sent_bytes', value: stats.bytes, ...(stats.memoryBytes !== undefined ? { note: `guest memory at the start: ${stats.memoryBytes} B` } : {}) });
-          if (stats.detail) notes.push(`migration detail: ${JSON.stringify(stats.detail)}`);
-          if (work) {
-            const before = work.rate(w0, m0);
-            const during = work.rate(m0, m1);
-            const lost = typeof before === 'number' && typeof during === 'number' ? slowdown(before, during) : undefined;
-            notes.push(`workload: ${String(before)} ${work.unit} before the migration, ${String(during)} during it`);
-            values.push(lost === undefined ? { metric: 'slowdown', value: null, status: 'error', message: typeof before === 'string' ? before : typeof during === 'string' ? during : 'the workload made no progress before the migration' } : { metric: 'slowdown', value: lost, note: `1 - ${work.unit} during the migration / before it` });
-          }
+          stats = await guest.migrate({ signal: ctx.signal, timeoutS: Math.max(30, ctx.timeoutS / 2) });
         } catch (err) {
           const message = `live migration failed after ${since(t0).toFixed(1)} s: ${errorMessage(err)}`;
           for (const metric of ['total_s', 'downtime_ms', 'sent_bytes']) values.push({ metric, value: null, status: 'error', message });
+        }
+        if (stats) {
+          const moved: ExperimentMetric[] = [{ metric: 'total_s', value: stats.totalS }, { metric: 'downtime_ms', value: stats.downtimeMs }, { metric: 'sent_bytes', value: stats.bytes, ...(stats.memoryBytes !== undefined ? { note: `guest memory at the start: ${stats.memoryBytes} B` } : {}) }];
+          if (stats.detail) notes.push(`migration detail: ${JSON.stringify(stats.detail)}`);
+          try {
+            // the guest must still work where it went, also while its rate is read (under TCG one
+            // died of a kernel oops right after a migration, another stopped answering seconds later)
+            const m1 = work ? await work.mark() : 0;
+            await guest.sh('true', { timeoutMs: 30_000, signal: ctx.signal });
+            if (work) {
+              const before = work.rate(w0, m0);
+              // coarse progress over a migration of a second or two is 0 or 1 object: read it over the before-window's length
+              let m2 = m1;
+              if (work.coarse && m1 - m0 < m0 - w0) {
+                await sleep((m0 - w0 - (m1 - m0)) / 1000, ctx.signal);
+                m2 = await work.mark();
+                notes.push(`the compile's rate during the migration is read over ${((m2 - m0) / 1000).toFixed(1)} s from its start (the migration took ${((m1 - m0) / 1000).toFixed(1)} s)`);
+              }
+              const during = work.rate(m0, m2);
+              const lost = typeof before === 'number' && typeof during === 'number' ? slowdown(before, during) : undefined;
+              notes.push(`workload: ${String(before)} ${work.unit} before the migration, ${String(during)} during it`);
+              moved.push(lost === undefined ? { metric: 'slowdown', value: null, status: 'error', message: typeof before === 'string' ? before : typeof during === 'string' ? during : 'the workload made no progress before the migration' } : { metric: 'slowdown', value: lost, note: `1 - ${work.unit} during the migration / before it` });
+            }
+            values.push(...moved);
+          } catch (err) {
+            // QEMU's figures stand in the message: a migration whose guest does not survive it is not a result
+            const message = `the guest did not answer after its migration (QEMU: ${stats.totalS.toFixed(2)} s, ${stats.downtimeMs} ms downtime, ${stats.bytes} B sent): ${errorMessage(err)}`;
+            for (const metric of ['total_s', 'downtime_ms', 'sent_bytes', ...(work ? ['slowdown'] : [])]) values.push({ metric, value: null, status: 'error', message });
+          }
         }
       } else notes.push(`no live migration: ${caps.migrate.ok ? 'the guest has no migrate()' : caps.migrate.reason}`);
       if (guest.accel === 'native') {

@@ -289,6 +289,22 @@ test('migrate where migration fails or is unavailable: errors naming the cause, 
   const without: Driver = { ...base, capabilities: async () => ({ pause: { ok: true }, checkpoint: no, migrate: no, clone: no }) };
   const s2 = await measure(planned(cellOf('migrate', 'idle')), envFor(t, without), profile, new AbortController().signal, () => undefined);
   t.deepEqual(s2.map((s) => [s.metric, s.status]), [['memory_bytes', 'ok']]);
+  // QEMU finished the migration, then the guest no longer answered: every migration metric an error carrying QEMU's figures, none also ok
+  const dies: Driver = {
+    ...base,
+    provision: async (spec, ctx) => {
+      const g = await base.provision(spec, ctx);
+      let moved = false;
+      return {
+        ...g,
+        migrate: async () => ((moved = true), { totalS: 1.5, downtimeMs: 40, bytes: 123456 }),
+        sh: async (cmd: string, o?: Parameters<Guest['sh']>[1]) => (moved ? Promise.reject(new Error('agent gone: QEMU exited (0): Kernel panic - not syncing: Fatal exception in interrupt')) : g.sh(cmd, o)),
+      };
+    },
+  };
+  const s3 = await measure(planned(cellOf('migrate', 'idle')), envFor(t, dies), profile, new AbortController().signal, () => undefined);
+  t.deepEqual(s3.filter((s) => s.metric !== 'checkpoint_bytes').map((s) => [s.metric, s.status]), [['memory_bytes', 'ok'], ['total_s', 'error'], ['downtime_ms', 'error'], ['sent_bytes', 'error']]);
+  t.regex(s3.find((s) => s.metric === 'total_s')!.message!, /^the guest did not answer after its migration \(QEMU: 1\.50 s, 40 ms downtime, 123456 B sent\): .*Kernel panic/);
 });
 
 const sample = (cell: string, metric: string, value: number, rep: number, more: Partial<Sample> = {}): Sample => {
