@@ -940,6 +940,12 @@ export async function sweepVms(platform: string): Promise<string[]> {
       found.push(`${platform} guest ${name}`);
     }
   }
+  // a tap whose guest directory is gone (a source's tap lost in a failed migration): every tap of
+  // ours is a leftover here, as sweeps run under the host lock
+  const links = await execa('ip', ['-o', 'link', 'show'], { reject: false });
+  for (const m of links.stdout.matchAll(new RegExp(`^\\d+: (${TAP_PREFIX}[^:@]*)`, 'gm'))) {
+    if ((await execa('ip', ['link', 'del', m[1]!], { reject: false })).exitCode === 0) found.push(`tap ${m[1]}`);
+  }
   found.push(...(await sweepBridge()));
   return found;
 }
