@@ -89,7 +89,10 @@ export const BALLOON_OPTIONS = 'deflate-on-oom=on,free-page-reporting=on';
 
 /** QEMU arguments common to the probe and real guests (pure: tested and readable). */
 export function qemuArgs(o: QemuInput): string[] {
-  const a = ['-M', 'pc', '-accel', o.accel === 'kvm' ? 'kvm' : 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'max'];
+  // TCG: the default qemu64 model, not 'max': with 'max' a loaded guest was often lost right after
+  // a live migration (virtio_net 'id N is not a head!', soft lockups, an oops; QEMU 7.2 here), with
+  // qemu64 none of the same migrations failed (drivers' note in the README, 2026-12-03)
+  const a = ['-M', 'pc', '-accel', o.accel === 'kvm' ? 'kvm' : 'tcg', '-cpu', o.accel === 'kvm' ? 'host' : 'qemu64'];
   a.push('-smp', String(o.vcpus), '-m', `${Math.floor(o.memoryBytes / MiB)}M`);
   a.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-serial', `file:${o.console}`);
   a.push('-kernel', o.kernel, '-initrd', o.initramfs, '-append', o.append);

@@ -61,7 +61,7 @@ test('cpio newc: headers, 4-byte alignment, trailer', (t) => {
 test('qemu command line: accelerator, size, disk, agent port, tap and shares', (t) => {
   const a = qemuArgs({ accel: 'tcg', vcpus: 2, memoryBytes: 2 * 1024 ** 3, kernel: '/k', initramfs: '/i', append: 'x', console: '/c', disk: '/d.qcow2', agentSocket: '/s', tap: { ifname: 'vbk1x0', mac: '52:54:00:00:00:01' }, shares: [{ host: '/h', tag: 'vbshare0', readonly: true }] });
   const s = a.join(' ');
-  t.true(s.includes('-accel tcg -cpu max -smp 2 -m 2048M'));
+  t.true(s.includes('-accel tcg -cpu qemu64 -smp 2 -m 2048M'));
   t.true(s.includes('file=/d.qcow2,if=virtio,format=qcow2'));
   t.true(s.includes('virtserialport,chardev=agent,name=vb.agent'));
   t.true(s.includes('tap,id=n0,ifname=vbk1x0,script=no,downscript=no'));
