@@ -170,12 +170,11 @@ function rememberVerdict(v: { accel?: Accel; reason?: string }, choice: AccelCho
 }
 
 /**
- * A probe that may not boot a guest (a dry run beside a running suite; `why` says so): the last
+ * A probe that may not boot a guest (a dry run beside a running suite; `busy` says so): the last
  * verdict of this host's kernel and accelerator choice stands in, or, without one, /dev/kvm's
  * presence; the line says which.
  */
-function verdictWithoutBoot(choice: AccelChoice, why: string, log: (line: string) => void): { accel?: Accel; reason?: string; ms: number } {
-  const busy = why;
+function verdictWithoutBoot(choice: AccelChoice, busy: string, log: (line: string) => void): { accel?: Accel; reason?: string; ms: number } {
   try {
     const v = JSON.parse(readFileSync(ACCEL_VERDICT, 'utf8')) as AccelVerdict;
     if (v.hostKernel === release() && v.choice === choice) {

@@ -82,8 +82,9 @@ async function startCompile(guest: Guest, share: Share, ctx: ExperimentContext):
   const build = `${guest.workdir}/migrate-build`;
   const $g = guestShell(guest, { signal: ctx.signal, timeoutMs: 600_000 });
   await $g`rm -rf ${build} && cp -a ${join(share.guest, `template-${plan.config}`)} ${build}`;
+  const objects = async () => Number(await $g({ timeoutMs: 60_000 })`find ${build} -name '*.o' | wc -l`.text());
   // the template already holds the host tools' objects: progress is what the build adds to them
-  const templateObjects = Number(await $g`find ${build} -name '*.o' | wc -l`.text());
+  const templateObjects = await objects();
   const proc: GuestProcess = guest.spawn(shellLine`exec make -s -C ${join(share.guest, src)} O=${build} -j${guest.spec.vcpus} ${plan.targets} > ${build}.log 2>&1`, { signal: ctx.signal });
   let ended = false;
   void proc.done.then(() => (ended = true));
@@ -92,7 +93,7 @@ async function startCompile(guest: Guest, share: Share, ctx: ExperimentContext):
   const counts = new Map<number, number>();
   return {
     mark: async () => {
-      const c = Number(await $g({ timeoutMs: 60_000 })`find ${build} -name '*.o' | wc -l`.text());
+      const c = await objects();
       const ms = performance.now() - t0;
       counts.set(ms, c);
       return ms;
@@ -104,7 +105,7 @@ async function startCompile(guest: Guest, share: Share, ctx: ExperimentContext):
       started: async () => {
         const deadline = performance.now() + Math.min(ctx.timeoutS, 600) * 1000;
         while (!ctx.signal.aborted && !ended && performance.now() < deadline) {
-          if (Number(await $g({ timeoutMs: 60_000 })`find ${build} -name '*.o' | wc -l`.text()) >= templateObjects + 5) return;
+          if ((await objects()) >= templateObjects + 5) return;
           await sleep(2, ctx.signal);
         }
         if (ended) throw new Error(`the build ended before it compiled anything: ${(await $g({ timeoutMs: 30_000 })`tail -n 3 ${build}.log`.nothrow().text()).trim()}`);
